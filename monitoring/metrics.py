@@ -1,0 +1,101 @@
+"""Every Prometheus metric edgewarden exports, declared once, with bounded label values.
+
+Label values come from closed sets (the reason-code enum, error kinds, feed names), never
+from tickers or ids, so a busy day cannot blow up the series count. Values here are
+floats for dashboards only; the ledger keeps the exact integers.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+FEEDS = ("exchange", "odds")
+ERROR_KINDS = ("rate_limited", "unavailable", "rejected", "auth_failed", "bad_response", "other")
+ORDER_OUTCOMES = ("sent", "resting", "executed", "canceled", "rejected", "failed")
+RATE_BUCKETS = ("read", "write")
+LIQUIDITY = ("taker", "maker")
+SIDES = ("yes", "no")
+
+_LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_SLIPPAGE_BUCKETS = (-100, -50, -20, -10, -5, 0, 5, 10, 20, 50, 100, 200, 500)
+
+
+class Metrics:
+    """The registry and its metrics; one instance per daemon (tests make their own)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.ticks = Counter("edgewarden_ticks", "Engine ticks completed", registry=r)
+        self.tick_duration = Histogram(
+            "edgewarden_tick_duration_seconds", "Wall time of one engine tick",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.tick_to_order = Histogram(
+            "edgewarden_tick_to_order_seconds", "Book available to order request sent",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.decisions = Counter(
+            "edgewarden_decisions", "Risk gate decisions by reason code", ["reason"], registry=r
+        )
+        self.orders = Counter("edgewarden_orders", "Orders by outcome", ["outcome"], registry=r)
+        self.fills = Counter("edgewarden_fills", "Fills", ["side", "liquidity"], registry=r)
+        self.fill_contracts = Counter(
+            "edgewarden_fill_contracts", "Contracts filled", ["side"], registry=r
+        )
+        self.fees = Counter("edgewarden_fees_dollars", "Fees paid in dollars", registry=r)
+        self.realized_pnl = Gauge(
+            "edgewarden_realized_pnl_dollars", "Realized P&L today after fees", registry=r
+        )
+        self.exposure = Gauge("edgewarden_exposure_dollars", "Money at risk in open positions", registry=r)
+        self.trading_state = Gauge(
+            "edgewarden_trading_state", "1 for the current trading state", ["state"], registry=r
+        )
+        self.locks_active = Gauge("edgewarden_locks_active", "Active risk locks", registry=r)
+        self.feed_age = Gauge(
+            "edgewarden_feed_age_seconds", "Seconds since the feed last answered", ["feed"], registry=r
+        )
+        self.api_errors = Counter(
+            "edgewarden_api_errors", "Venue and feed errors by kind", ["feed", "kind"], registry=r
+        )
+        self.rate_limit_waits = Counter(
+            "edgewarden_rate_limit_wait_seconds", "Time spent waiting for rate-limit tokens",
+            ["bucket"], registry=r,
+        )
+        self.odds_quota = Gauge(
+            "edgewarden_odds_quota_remaining", "x-requests-remaining of the odds feed", registry=r
+        )
+        self.slippage = Histogram(
+            "edgewarden_slippage_bps", "Fill price vs decision price (worse is positive)",
+            buckets=_SLIPPAGE_BUCKETS, registry=r,
+        )
+        self.task_restarts = Counter(
+            "edgewarden_task_restarts", "Supervised task restarts", ["task"], registry=r
+        )
+        self.markets = Gauge("edgewarden_markets", "Markets the engine watches", registry=r)
+        for state in TRADING_STATES:
+            self.trading_state.labels(state=state).set(0)
+
+    def set_trading_state(self, state: str) -> None:
+        _check(state, TRADING_STATES, "state")
+        for name in TRADING_STATES:
+            self.trading_state.labels(state=name).set(1 if name == state else 0)
+
+    def api_error(self, feed: str, kind: str) -> None:
+        _check(feed, FEEDS, "feed")
+        self.api_errors.labels(feed=feed, kind=kind if kind in ERROR_KINDS else "other").inc()
+
+    def order(self, outcome: str) -> None:
+        _check(outcome, ORDER_OUTCOMES, "outcome")
+        self.orders.labels(outcome=outcome).inc()
+
+    def fill(self, side: str, is_taker: bool, contracts: float, fee_dollars: float) -> None:
+        _check(side, SIDES, "side")
+        self.fills.labels(side=side, liquidity="taker" if is_taker else "maker").inc()
+        self.fill_contracts.labels(side=side).inc(contracts)
+        self.fees.inc(fee_dollars)
+
+
+def _check(value: str, allowed: tuple[str, ...], label: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"metric label {label}={value!r}: expected one of {', '.join(allowed)}")
