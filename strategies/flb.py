@@ -1,0 +1,102 @@
+"""Favourite–longshot bias harvester.
+
+Real Kalshi prices are biased at the extremes: contracts priced ≥ 85¢ win more often than
+their price says, contracts ≤ 15¢ less often (venues.md, 72 million trades). This strategy
+buys YES on favourites at or above the favourite threshold and NO on longshots at or
+below the longshot threshold when the calibrated fair probability beats the price after
+fees by more than the minimum edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from market.units import CONTRACT_PAYOUT
+
+from .base import SIDE_NO, SIDE_YES, MarketView, Proposals, fee_per_contract
+
+# (average price, share that settled YES) per bucket, from venues.md.
+KALSHI_FLB_TABLE: tuple[tuple[float, float], ...] = (
+    (0.0215, 0.0154),
+    (0.0687, 0.0520),
+    (0.1193, 0.1026),
+    (0.8702, 0.8858),
+    (0.9209, 0.9382),
+    (0.9748, 0.9823),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationCurve:
+    """Price → fair probability of YES, from (average price, win rate) points.
+
+    Between points the *excess* (win rate − price) is interpolated linearly; beyond the end
+    points the nearest point's excess is kept. Interpolating the excess rather than the win
+    rate keeps a 99¢ contract at 99.75% instead of dragging it down to the bucket's 98.2%.
+    Prices between the longshot and favourite buckets get the interpolated excess, which is
+    small there and in any case screened out by the thresholds.
+    """
+
+    prices: np.ndarray
+    excess: np.ndarray
+
+    @classmethod
+    def from_points(cls, points: Sequence[Sequence[float]]) -> CalibrationCurve:
+        if len(points) < 2:
+            raise ValueError("calibration: need at least two (price, win rate) points")
+        table = np.asarray(points, dtype=np.float64)
+        if table.ndim != 2 or table.shape[1] != 2:
+            raise ValueError("calibration: each point is [average price, win rate]")
+        if not np.all((table > 0) & (table < 1)):
+            raise ValueError("calibration: prices and win rates must lie strictly between 0 and 1")
+        if not np.all(np.diff(table[:, 0]) > 0):
+            raise ValueError("calibration: prices must be strictly increasing")
+        return cls(table[:, 0].copy(), table[:, 1] - table[:, 0])
+
+    def fair_yes(self, price_units: np.ndarray) -> np.ndarray:
+        p = np.asarray(price_units, dtype=np.float64) / CONTRACT_PAYOUT
+        return np.clip(p + np.interp(p, self.prices, self.excess), 1e-6, 1 - 1e-6)
+
+
+@dataclass(frozen=True, slots=True)
+class FavouriteLongshot:
+    favourite_threshold: int
+    """Buy YES when the YES ask is at or above this price (price units)."""
+    longshot_threshold: int
+    """Buy NO when the YES price (bid) is at or below this price (price units)."""
+    min_edge: float
+    fee_rate_ppm: int
+    curve: CalibrationCurve
+    enabled: bool = True
+    name: str = "flb"
+
+    def propose(self, view: MarketView) -> Proposals:
+        if not self.enabled or view.n == 0:
+            return Proposals.empty()
+        yes_ask = view.yes_ask
+        has_ask = (yes_ask > 0) & (view.yes_ask_size > 0)
+        fav = has_ask & (yes_ask >= self.favourite_threshold)
+        fair_fav = self.curve.fair_yes(yes_ask)
+        fav &= fair_fav - yes_ask / CONTRACT_PAYOUT - fee_per_contract(yes_ask, self.fee_rate_ppm) > self.min_edge
+
+        yes_bid = view.yes_bid
+        no_ask = view.no_ask
+        has_bid = (yes_bid > 0) & (view.yes_bid_size > 0)
+        long_ = has_bid & (yes_bid <= self.longshot_threshold)
+        fair_no = 1.0 - self.curve.fair_yes(yes_bid)
+        long_ &= fair_no - no_ask / CONTRACT_PAYOUT - fee_per_contract(no_ask, self.fee_rate_ppm) > self.min_edge
+
+        fav_slots = np.flatnonzero(fav)
+        long_slots = np.flatnonzero(long_)
+        return Proposals(
+            slot=np.concatenate([fav_slots, long_slots]).astype(np.int64),
+            side=np.concatenate([
+                np.full(len(fav_slots), SIDE_YES, np.int8), np.full(len(long_slots), SIDE_NO, np.int8)
+            ]),
+            price=np.concatenate([yes_ask[fav_slots], no_ask[long_slots]]).astype(np.int64),
+            fair=np.concatenate([fair_fav[fav_slots], fair_no[long_slots]]),
+            size_cap=np.concatenate([view.yes_ask_size[fav_slots], view.yes_bid_size[long_slots]]).astype(np.int64),
+        )
