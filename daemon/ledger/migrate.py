@@ -1,0 +1,79 @@
+"""Open the ledger file with the durability settings and bring its schema up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used as it is (newer schema, corrupt file, bad row)."""
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with ``synchronous=FULL``: a commit is on disk when it returns."""
+    if readonly:
+        if not path.exists():
+            raise LedgerError(f"no ledger at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply missing migrations, each in its own transaction; return the schema version.
+
+    Idempotent: an up-to-date ledger is left untouched. A ledger written by a newer
+    edgewarden is refused rather than guessed at.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, applied_ts_ns INTEGER NOT NULL)"
+    )
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise LedgerError(
+            f"ledger schema version {current} is newer than this edgewarden knows "
+            f"({SCHEMA_VERSION}); upgrade edgewarden instead of opening it with an older one"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_ts_ns) "
+                "VALUES (?, CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER))",
+                (version,),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    """Insertable columns of ``table`` as the file has them (not the code), ``id`` excluded."""
+    rows = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    if not rows:
+        raise LedgerError(f"ledger has no table {table!r}")
+    return tuple(r[1] for r in rows if r[1] != "id")

@@ -1,0 +1,137 @@
+"""The trade log for people who live in spreadsheets: one row per fill, one file per UTC day.
+
+It is a copy of the ledger's fills, never the source of truth; the parser exists because
+people edit these files and later tools (reports, backtests) read them back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from market.orders import Action, Side
+from market.units import (
+    UnitError,
+    format_count,
+    format_dollars,
+    parse_count,
+    parse_dollars,
+    parse_price,
+)
+
+HEADER = (
+    "ts", "fill_id", "order_id", "client_order_id", "ticker", "side", "action",
+    "count", "price", "fee", "is_taker", "strategy",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    ts_ns: int
+    fill_id: str
+    order_id: str
+    client_order_id: str
+    ticker: str
+    side: Side
+    action: Action
+    count: int
+    price: int
+    fee: int
+    is_taker: bool
+    strategy: str
+
+
+class TradeCsvError(ValueError):
+    """A row that cannot be trusted, with file and line."""
+
+
+def csv_path(data_dir: Path, ts_ns: int) -> Path:
+    day = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
+    return data_dir / f"trades-{day:%Y-%m-%d}.csv"
+
+
+def _iso(ts_ns: int) -> str:
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def _parse_iso(text: str) -> int:
+    head, _, frac = text.rstrip("Z").partition(".")
+    moment = dt.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+    if frac and (not frac.isdigit() or len(frac) > 9):
+        raise ValueError(f"bad fraction of a second {frac!r}")
+    return int(moment.timestamp()) * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+
+
+def append_trades(data_dir: Path, trades: Iterable[TradeRow]) -> list[Path]:
+    """Append rows to their day's file (header only when the file is new); flushed and fsynced."""
+    by_file: dict[Path, list[TradeRow]] = {}
+    for trade in trades:
+        by_file.setdefault(csv_path(data_dir, trade.ts_ns), []).append(trade)
+    for path, rows in by_file.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        with path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(HEADER)
+            for t in rows:
+                writer.writerow((
+                    _iso(t.ts_ns), t.fill_id, t.order_id, t.client_order_id, t.ticker, t.side.value,
+                    t.action.value, format_count(t.count), format_dollars(t.price),
+                    format_dollars(t.fee), "true" if t.is_taker else "false", t.strategy,
+                ))
+            handle.flush()
+            os.fsync(handle.fileno())
+    return list(by_file)
+
+
+def read_trade_csv(path: Path) -> list[TradeRow]:
+    """Parse a trade log strictly; the error names the file, line and field."""
+    rows: list[TradeRow] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or tuple(header) != HEADER:
+            raise TradeCsvError(f"{path}:1: header must be {','.join(HEADER)}")
+        for record in reader:
+            line = reader.line_num
+            if not record:
+                continue
+            if len(record) != len(HEADER):
+                raise TradeCsvError(f"{path}:{line}: expected {len(HEADER)} fields, got {len(record)}")
+            fields = dict(zip(HEADER, record, strict=True))
+            try:
+                rows.append(_row(fields))
+            except (ValueError, UnitError) as exc:
+                raise TradeCsvError(f"{path}:{line}: {exc}") from None
+    return rows
+
+
+def _row(f: dict[str, str]) -> TradeRow:
+    for name in ("fill_id", "order_id", "ticker"):
+        if not f[name].strip():
+            raise ValueError(f"{name} is empty")
+    if f["is_taker"] not in ("true", "false"):
+        raise ValueError(f"is_taker {f['is_taker']!r}: expected true or false")
+    try:
+        side, action = Side(f["side"]), Action(f["action"])
+    except ValueError:
+        raise ValueError(f"side/action {f['side']!r}/{f['action']!r}: expected yes|no and buy|sell") from None
+    try:
+        ts = _parse_iso(f["ts"])
+    except ValueError as exc:
+        raise ValueError(f"ts {f['ts']!r}: {exc}") from None
+    count = parse_count(f["count"])
+    if count <= 0:
+        raise ValueError(f"count {f['count']!r} must be positive")
+    fee = parse_dollars(f["fee"])
+    if fee < 0:
+        raise ValueError(f"fee {f['fee']!r} must not be negative")
+    return TradeRow(ts, f["fill_id"], f["order_id"], f["client_order_id"], f["ticker"], side, action,
+                    count, parse_price(f["price"]), fee, f["is_taker"] == "true", f["strategy"])
