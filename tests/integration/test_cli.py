@@ -1,0 +1,106 @@
+"""The CLI as a user runs it: a real subprocess per command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon.ledger import Ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def edgewarden(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGEWARDEN_")}
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, env={**clean, **(env or {})},
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = edgewarden("--help")
+    assert result.returncode == 0
+    for command in ("version", "config", "fees", "ledger"):
+        assert command in result.stdout
+
+
+def test_version() -> None:
+    result = edgewarden("version")
+    assert result.returncode == 0 and result.stdout.startswith("edgewarden ")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--price", "0.50", "--count", "100"], "$1.75"),
+        (["--price", "0.01", "--count", "100"], "$0.07"),
+        (["--price", "0.50", "--count", "100", "--maker", "--schedule", "quadratic_with_maker_fees"], "$0.44"),
+        (["--price", "0.50", "--count", "100", "--multiplier", "0.5"], "$0.88"),
+        (["--price", "0.90", "--count", "10", "--schedule", "profit"], "$0.07"),
+    ],
+)
+def test_fees(args: list[str], expected: str) -> None:
+    result = edgewarden("fees", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == expected
+
+
+def test_fees_rejects_bad_input_with_the_value() -> None:
+    result = edgewarden("fees", "--price", "1.20", "--count", "1")
+    assert result.returncode == 2
+    assert "'1.20'" in result.stdout
+
+
+def test_config_check_lists_every_error_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('mode = "paper"\n[risk]\nkelly_fraction = 3\nnot_a_key = 1\n')
+    result = edgewarden("config", "check", str(bad))
+    assert result.returncode == 2
+    for path in ("mode", "risk.kelly_fraction", "risk.not_a_key"):
+        assert path in result.stderr, result.stderr
+
+
+def test_config_check_accepts_the_shipped_files() -> None:
+    for name in ("default.toml", "production.toml"):
+        result = edgewarden("config", "check", str(ROOT / "config" / name))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "valid" in result.stdout
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nTOPSECRET\n-----END PRIVATE KEY-----\n")
+    result = edgewarden(
+        "config", "show",
+        env={"EDGEWARDEN_ODDS__API_KEY": "odds-secret-123",
+             "EDGEWARDEN_VENUE__KALSHI__PRIVATE_KEY_FILE": str(key)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "odds-secret-123" not in result.stdout and "TOPSECRET" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["odds"]["api_key"] == "**********"
+
+
+def test_ledger_inspect(tmp_path: Path) -> None:
+    async def fill() -> None:
+        ledger = await Ledger.open(tmp_path / "edgewarden.sqlite")
+        await ledger.write("alerts", [{"name": "stale_book", "severity": "warning", "message": "KX-1 stale"}])
+        await ledger.close()
+
+    asyncio.run(fill())
+    result = edgewarden("ledger", "inspect", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "alerts" in result.stdout and "stale_book" in result.stdout
+
+
+def test_ledger_inspect_without_a_ledger_says_so(tmp_path: Path) -> None:
+    result = edgewarden("ledger", "inspect", "--data-dir", str(tmp_path / "empty"))
+    assert result.returncode == 1
+    assert "no ledger at" in result.stderr
