@@ -95,7 +95,7 @@ class SimSettings(Section):
     """Address the sim listens on (keep it loopback)."""
     port: int = Field(0, ge=0, le=65535)
     """Port; 0 picks a free port."""
-    seed: int = 7
+    seed: int = Field(7, ge=0, le=2**32 - 1)
     """Random seed: same seed, same markets and outcomes."""
     markets: int = Field(40, ge=1, le=100_000)
     """Number of simulated markets."""

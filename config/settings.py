@@ -212,7 +212,8 @@ def _explain(exc: ValidationError, ctx: LoadContext) -> list[tuple[str, str]]:
             and error["type"] != "extra_forbidden"
             and not _SECRET_FIELDS.intersection(str(part) for part in loc)
         ):
-            message += f" (got {value!r})"
+            shown = repr(value)
+            message += f" (got {shown if len(shown) <= 40 else shown[:37] + '...'})"
         source = _source_of(loc, ctx)
         if source and source.startswith("environment") and error["type"] in _STRUCTURED:
             message += "; give lists and tables as JSON in the environment"
