@@ -285,7 +285,7 @@ def resolved_data_dir(settings: Settings, env: Mapping[str, str] | None = None) 
     ~/.local/state/edgewarden."""
     env = os.environ if env is None else env
     if settings.data_dir is not None:
-        return settings.data_dir.expanduser()
+        return expand(settings.data_dir)
     state = first_dir(env, "STATE_DIRECTORY")
     if state is not None:
         return state
@@ -300,7 +300,7 @@ def resolved_control_socket(settings: Settings, env: Mapping[str, str] | None = 
     """supervisor.control_socket, else $RUNTIME_DIRECTORY/control.sock, else in the data dir."""
     env = os.environ if env is None else env
     if settings.supervisor.control_socket is not None:
-        return settings.supervisor.control_socket.expanduser()
+        return expand(settings.supervisor.control_socket)
     runtime = first_dir(env, "RUNTIME_DIRECTORY")
     if runtime is not None:
         return runtime / "control.sock"
