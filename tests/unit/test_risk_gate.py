@@ -98,7 +98,7 @@ def test_kernel_agrees_with_reference_and_keeps_invariants(lim, markets, proposa
     assert verdicts.reasons() == [r for _, r in expected]
     assert gate.reserved[:N_SLOTS].tolist() == ref.reserved and int(gate.total[0]) == ref.total
 
-    for (slot, side, price, _fair, _cap), count, reason in zip(proposals, verdicts.count, verdicts.reasons(), strict=True):
+    for (slot, side, _price, _fair, _cap), count, reason in zip(proposals, verdicts.count, verdicts.reasons(), strict=True):
         assert (count > 0) == reason.approved
         if count:
             assert count % 100 == 0
