@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "config_cmd",
     "fees",
     "ledger_cmd",
+    "operator",
 )
 
 

@@ -104,3 +104,42 @@ def test_ledger_inspect_without_a_ledger_says_so(tmp_path: Path) -> None:
     result = edgewarden("ledger", "inspect", "--data-dir", str(tmp_path / "empty"))
     assert result.returncode == 1
     assert "no ledger at" in result.stderr
+
+
+def test_halt_locks_resume_without_a_daemon_go_to_the_ledger(tmp_path: Path) -> None:
+    sock = ["--socket", str(tmp_path / "none.sock")]
+    halted = edgewarden("halt", "--reason", "fed announcement", "--data-dir", str(tmp_path), *sock)
+    assert halted.returncode == 0, halted.stderr
+    assert "no daemon is running" in halted.stdout
+    locks = edgewarden("locks", "--data-dir", str(tmp_path), *sock)
+    assert "trading state: HALTED" in locks.stdout and "fed announcement" in locks.stdout
+    lock_id = locks.stdout.splitlines()[1].split()[0]
+    wrong = edgewarden("resume", "--reason", "x", "--lock", "nope", "--data-dir", str(tmp_path), *sock)
+    assert wrong.returncode == 2 and "no lock 'nope'" in wrong.stderr
+    resumed = edgewarden("resume", "--reason", "over", "--lock", lock_id, "--data-dir", str(tmp_path), *sock)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trading state: ACTIVE" in edgewarden("locks", "--data-dir", str(tmp_path), *sock).stdout
+
+
+async def test_halt_goes_through_a_running_daemon(tmp_path: Path) -> None:
+    from daemon.control import ControlServer
+
+    seen: list[dict] = []
+
+    async def halt(fields: dict) -> dict:
+        seen.append(fields)
+        return {"lock_id": "operator_halt-1"}
+
+    server = ControlServer(tmp_path / "control.sock", {"halt": halt})
+    await server.start()
+    try:
+        result = await asyncio.to_thread(
+            edgewarden, "halt", "--reason", "drill", "--data-dir", str(tmp_path),
+            "--socket", str(tmp_path / "control.sock"),
+        )
+    finally:
+        await server.stop()
+    assert result.returncode == 0, result.stderr
+    assert "halted the running daemon: lock operator_halt-1" in result.stdout
+    assert seen and seen[0]["reason"] == "drill"
+    assert not (tmp_path / "edgewarden.sqlite").exists()  # the daemon owns the ledger
