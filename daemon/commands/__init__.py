@@ -11,6 +11,8 @@ COMMAND_MODULES = (
     "fees",
     "ledger_cmd",
     "operator",
+    "status",
+    "report",
 )
 
 

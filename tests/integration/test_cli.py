@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,26 @@ async def test_halt_goes_through_a_running_daemon(tmp_path: Path) -> None:
     assert "halted the running daemon: lock operator_halt-1" in result.stdout
     assert seen and seen[0]["reason"] == "drill"
     assert not (tmp_path / "edgewarden.sqlite").exists()  # the daemon owns the ledger
+
+
+def test_status_and_daily_report_from_the_ledger(tmp_path: Path) -> None:
+    async def fill() -> None:
+        ledger = await Ledger.open(tmp_path / "edgewarden.sqlite")
+        now = time.time_ns()
+        await ledger.write("fills", [{
+            "fill_id": "f1", "order_id": "o1", "client_order_id": "c1", "ticker": "KXNBA-A-X",
+            "side": "yes", "action": "buy", "count": 1_000, "price": 9_200, "is_taker": True,
+            "fee": 5_200, "strategy": "flb", "decision_price": 9_200, "venue_ts_ns": now,
+        }])
+        await ledger.close()
+
+    asyncio.run(fill())
+    sock = ["--socket", str(tmp_path / "none.sock")]
+    status = edgewarden("status", "--data-dir", str(tmp_path), *sock)
+    assert status.returncode == 0, status.stderr
+    assert "trading state: ACTIVE" in status.stdout
+    assert "KXNBA-A-X: 10.00 yes contracts, cost $9.2000" in status.stdout
+    assert "realized P&L today: $-0.5200" in status.stdout  # the fee
+    report = edgewarden("report", "daily", "--data-dir", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    assert "trades 1  settled 0" in report.stdout and "fees $0.5200" in report.stdout

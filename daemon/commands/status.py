@@ -1,0 +1,86 @@
+"""`edgewarden status`: trading state, positions, P&L today, last tick, locks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from config import resolved_control_socket, resolved_data_dir
+from daemon.control import ControlError, NoDaemon, control_request
+from daemon.ledger import LedgerError, LedgerReader
+from market.units import format_count, format_dollars
+from risk.locks import Lock, LockLift, active_locks, trading_state
+
+from .common import add_config_arg, add_data_dir_arg, fail, ledger_path, settings_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("status", help="state, positions, P&L, last tick and locks")
+    add_config_arg(parser)
+    add_data_dir_arg(parser)
+    parser.add_argument("--socket", type=Path, help="control socket (default from config)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    socket = args.socket or resolved_control_socket(settings)
+    try:
+        status = control_request(socket, {"cmd": "status"})
+        status.pop("ok", None)
+        status["source"] = "running daemon"
+    except NoDaemon:
+        data_dir = Path(args.data_dir) if args.data_dir else resolved_data_dir(settings)
+        try:
+            status = _from_ledger(ledger_path(data_dir))
+        except LedgerError as exc:
+            return fail(f"no daemon is running (nothing listens on {socket}) and {exc}")
+        status["source"] = f"ledger (no daemon is running; nothing listens on {socket})"
+    except ControlError as exc:
+        return fail(str(exc))
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"trading state: {status['state']}   [{status['source']}]")
+    age = status.get("last_tick_age_s")
+    print(f"last tick: {'never' if age is None else f'{age:.1f} s ago'}")
+    print(f"realized P&L today: ${status['pnl_today']}")
+    positions = status.get("positions", [])
+    print(f"positions: {len(positions)}")
+    for p in positions:
+        print(f"  {p['ticker']}: {p['quantity']} {p['side']} contracts, cost ${p['cost']}")
+    locks = status.get("locks", [])
+    print(f"locks: {len(locks) or 'none'}")
+    for lock in locks:
+        print(f"  {lock['lock_id']} {lock['state']} scope={lock['scope']} {lock['rule']}: {lock['reason']}")
+    return 0
+
+
+def _from_ledger(path: Path) -> dict:
+    now = time.time_ns()
+    with LedgerReader(path) as reader:
+        locks = active_locks([Lock.from_row(r) for r in reader.rows("locks")],
+                             [LockLift.from_row(r) for r in reader.rows("lock_lifts")], now)
+        positions = reader.positions()
+        pnl = reader.daily_pnl(now)
+        last = reader.conn.execute("SELECT MAX(ts_ns) FROM decisions").fetchone()[0]
+    return {
+        "state": trading_state(locks),
+        "last_tick_age_s": None if last is None else (now - last) / 1e9,
+        "pnl_today": format_dollars(pnl),
+        "positions": [position_json(p) for p in positions.values()],
+        "locks": [lock_json(lock) for lock in locks],
+    }
+
+
+def position_json(p) -> dict:
+    return {"ticker": p.ticker, "quantity": format_count(abs(p.quantity)),
+            "side": "yes" if p.quantity > 0 else "no", "cost": format_dollars(p.cost)}
+
+
+def lock_json(lock: Lock) -> dict:
+    return {"lock_id": lock.lock_id, "rule": lock.rule, "scope": lock.scope, "state": lock.state,
+            "reason": lock.reason, "created_ns": lock.created_ns, "until_ns": lock.until_ns}
