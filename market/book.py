@@ -85,6 +85,11 @@ class OrderBook:
         return (bid.price + ask.price) / (2 * CONTRACT_PAYOUT) if bid and ask else None
 
     def depth(self, side: Side, book_side: Literal["bid", "ask"], levels: int | None = None) -> int:
+        """Total count units on the first ``levels`` levels (all when None)."""
+        if levels is not None and levels < 0:
+            raise ValueError(f"depth of {self.ticker}: levels {levels} must not be negative")
+        if book_side not in ("bid", "ask"):
+            raise ValueError(f"depth of {self.ticker}: book_side {book_side!r} not 'bid' or 'ask'")
         ladder = self.bids(side) if book_side == "bid" else self.asks(side)
         return sum(lv.count for lv in ladder[:levels])
 

@@ -80,8 +80,10 @@ class KalshiQuadratic:
     def rate_ppm(self, is_taker: bool) -> int:
         if not is_taker and not self.maker_fees:
             return 0
+        """Rate × multiplier in whole ppm for ``quadratic_fee``; rounded up when not whole
+        (0.0175 × 0.123457), so a kernel using it never under-estimates ``trade_fee``."""
         base = TAKER_RATE_PPM if is_taker else MAKER_RATE_PPM
-        return base * self.multiplier_ppm // PPM
+        return -(-base * self.multiplier_ppm // PPM)
 
     def trade_fee(self, count: int, price: int, is_taker: bool) -> int:
         _check(count, price)
@@ -99,7 +101,9 @@ class KalshiQuadratic:
 @dataclass(frozen=True, slots=True)
 class FlatFee:
     """Kalshi names a ``flat`` fee_type without publishing its formula; we model it as a fixed
-    fee per contract (default one cent), rounded up to the cent on the whole order."""
+    fee per contract in money units (default one cent), charged on every fill, maker or
+    taker, rounded up to the cent on the whole order. ``schedule_from_name`` scales it by the
+    series multiplier."""
 
     per_contract: int = CENT
     name: str = "flat"
@@ -117,7 +121,11 @@ class FlatFee:
 
 @dataclass(frozen=True, slots=True)
 class ProfitFee:
-    """The seeds' schedule: a share of the profit, only on winners, charged at settlement."""
+    """The seeds' schedule: a share of the profit, only on winners, charged at settlement.
+
+    A winner pays ``ceil_to_cent(rate × (payout − cost)) = rate × C × (1 − P)``; losers and
+    trades pay nothing. (The field is ``rate``, not ``rate_ppm``: that name is the method
+    every schedule has.)"""
 
     rate: int = TAKER_RATE_PPM
     """Parts per million of profit (70,000 = 7%)."""

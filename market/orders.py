@@ -8,6 +8,7 @@ can never become a second order — Kalshi de-duplicates on this id.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -43,8 +44,13 @@ class OrderStatus(StrEnum):
 def make_client_order_id(
     strategy: str, ticker: str, side: Side, action: Action, price: int, count: int, decision_ts_ns: int
 ) -> str:
-    """``ew-`` + 32 hex digits of BLAKE2b over the decision's fields (36 characters)."""
-    key = f"{strategy}|{ticker}|{side}|{action}|{price}|{count}|{decision_ts_ns}".encode()
+    """``ew-`` + 32 hex digits of BLAKE2b over the decision's fields (35 characters).
+
+    The fields are JSON-encoded, not joined with a separator, so no two different decisions
+    can spell the same key (``"a|b", "c"`` vs ``"a", "b|c"``).
+    """
+    fields = [strategy, ticker, str(side), str(action), price, count, decision_ts_ns]
+    key = json.dumps(fields, separators=(",", ":")).encode()
     return "ew-" + hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
@@ -135,7 +141,9 @@ class Position:
     """Signed holding in one market: + YES contracts, − NO contracts (Kalshi ``position_fp``).
 
     ``cost`` is the money paid for the open contracts (their exposure); ``realized_pnl`` is
-    after fees. Holding YES and buying NO nets out (a YES + NO pair is worth exactly $1),
+    after fees: every fill's fee is added to ``fees_paid`` and subtracted from
+    ``realized_pnl`` when it is paid. Costs round up and proceeds down when a fractional count
+    at a sub-cent price gives a fraction of a money unit, so P&L is never overstated. Holding YES and buying NO nets out (a YES + NO pair is worth exactly $1),
     as Kalshi does, so it is a close, not a second position.
     """
 
@@ -156,6 +164,9 @@ class Position:
     def apply(self, fill: Fill) -> Position:
         if fill.ticker != self.ticker:
             raise ValueError(f"fill {fill.fill_id} is for {fill.ticker}, not {self.ticker}")
+        if fill.count <= 0 or not 0 < fill.price < CONTRACT_PAYOUT:
+            raise ValueError(f"fill {fill.fill_id}: count {fill.count} must be positive and "
+                             f"price {fill.price} within 1..{CONTRACT_PAYOUT - 1}")
         # Normalise to "buy contracts of side S at price P": selling S at p == buying S' at 1 − p.
         if fill.action is Action.BUY:
             side, price = fill.side, fill.price
