@@ -9,7 +9,8 @@ rounded price is a wrong order.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal, localcontext
 
 MONEY_SCALE = 10_000
 """Integer units per dollar (prices and money)."""
@@ -20,6 +21,9 @@ CONTRACT_PAYOUT = MONEY_SCALE
 CENT = MONEY_SCALE // 100
 """One cent in money units."""
 
+MAX_DIGITS = 24
+"""Integer digits accepted: far beyond any real balance, and it keeps the arithmetic exact."""
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,24}(\.[0-9]{1,30})?", re.ASCII)
 _MONEY_EXP = Decimal(1) / MONEY_SCALE
 _COUNT_EXP = Decimal(1) / COUNT_SCALE
 
@@ -35,20 +39,31 @@ class UnitError(ValueError):
 
 
 def _to_decimal(kind: str, value: str | int | Decimal) -> Decimal:
+    """Plain ASCII decimals only: no exponents, underscores or non-ASCII digits, which
+    ``Decimal()`` would accept but no API sends, and at most ``MAX_DIGITS`` integer digits."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise UnitError(kind, value, f"expected a decimal string, got {type(value).__name__}")
-    try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise UnitError(kind, value, "not a decimal number") from None
-    if not number.is_finite():
-        raise UnitError(kind, value, "not a finite number")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+            raise UnitError(kind, value, "not a finite number")
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise UnitError(kind, value, "not a decimal number (plain ASCII digits, one optional point, no exponent)")
+        number = Decimal(text)
+    else:
+        number = Decimal(value)
+        if not number.is_finite():
+            raise UnitError(kind, value, "not a finite number")
+    if number != 0 and number.adjusted() >= MAX_DIGITS:
+        raise UnitError(kind, value, f"more than {MAX_DIGITS} integer digits")
     return number
 
 
 def _scaled(kind: str, value: str | int | Decimal, scale: int) -> int:
     number = _to_decimal(kind, value)
-    scaled = number * scale
+    with localcontext() as ctx:
+        ctx.prec = 100  # inputs are at most 24 + 30 digits: this product is exact
+        scaled = number * scale
     if scaled != scaled.to_integral_value():
         raise UnitError(kind, value, f"more precision than 1/{scale} can hold exactly")
     return int(scaled)
@@ -75,13 +90,20 @@ def parse_count(value: str | int | Decimal) -> int:
 def format_dollars(units: int) -> str:
     """1234 -> ``"0.1234"``: always four decimals, the API's own style."""
     _require_int("dollars", units)
-    return str((Decimal(units) / MONEY_SCALE).quantize(_MONEY_EXP))
+    return _format(units, MONEY_SCALE, _MONEY_EXP)
 
 
 def format_count(units: int) -> str:
     """1000 -> ``"10.00"``: always two decimals, as the API's ``*_fp`` fields."""
     _require_int("count", units)
-    return str((Decimal(units) / COUNT_SCALE).quantize(_COUNT_EXP))
+    return _format(units, COUNT_SCALE, _COUNT_EXP)
+
+
+def _format(units: int, scale: int, exp: Decimal) -> str:
+    """Exact for any integer (the default 28-digit context would fail above ~10²⁴ units)."""
+    with localcontext() as ctx:
+        ctx.prec = max(28, len(str(abs(units))) + 8)
+        return str((Decimal(units) / scale).quantize(exp))
 
 
 def cents_to_money(cents: int) -> int:

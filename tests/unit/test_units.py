@@ -35,7 +35,7 @@ def test_constants() -> None:
 @pytest.mark.parametrize(
     ("text", "units"),
     [("0.5600", 5_600), ("0.56", 5_600), ("1", 10_000), ("-12.3456", -123_456), ("0", 0),
-     (" 0.01 ", 100), ("1E+2", 1_000_000), ("0.0001", 1)],
+     (" 0.01 ", 100), ("0.0001", 1)],
 )
 def test_parse_dollars_examples(text: str, units: int) -> None:
     assert parse_dollars(text) == units
@@ -149,22 +149,16 @@ def test_parsers_fuzz_either_exact_or_unit_error(text: str) -> None:
         assert Decimal(value) / scale == Decimal(text.strip())
 
 
-# --- known gaps in units.py (owned by the lead; reported). strict: these fail once fixed. ---
+# --- gaps helper review found in units.py, fixed: each stays as a regression test. ---
 
-@pytest.mark.xfail(strict=True, raises=(AssertionError, ArithmeticError),
-                   reason="multiplication in the 28-digit context rounds: a too-precise huge value is accepted")
 def test_too_precise_huge_value_is_rejected_not_rounded() -> None:
     assert _rejected("1234567890123456789012345.67891")
 
 
-@pytest.mark.xfail(strict=True, raises=ArithmeticError,
-                   reason="decimal.Overflow escapes instead of UnitError")
 def test_huge_exponent_is_a_unit_error() -> None:
     assert _rejected("1e999999")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="Decimal() accepts '1_0' and non-ASCII digits; the API never sends them")
 @pytest.mark.parametrize("text", ["1_0.5", "\u0661.5"])
 def test_underscores_and_non_ascii_digits_are_rejected(text: str) -> None:
     assert _rejected(text)
@@ -178,7 +172,7 @@ def _rejected(text: str) -> bool:
     return False
 
 
-def test_format_limit_is_loud() -> None:
-    """Beyond 28 digits formatting raises rather than printing a rounded number."""
-    with pytest.raises(ArithmeticError):
-        format_dollars(10**30 + 1)
+def test_format_is_exact_beyond_28_digits() -> None:
+    """Formatting never rounds, however large the integer (the parser is what caps size)."""
+    assert format_dollars(10**30 + 1) == "100000000000000000000000000.0001"
+    assert format_count(-(10**40) - 7) == "-100000000000000000000000000000000000000.07"
