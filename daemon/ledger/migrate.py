@@ -23,6 +23,9 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        # Up to 64 MiB of page cache (used only as the file grows): random-keyed unique indexes
+        # (client_order_id, fill_id) otherwise re-read and re-write pages every batch.
+        conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
@@ -57,6 +60,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if schema_version(conn) >= version:  # another process got the lock first and did it
+                conn.execute("COMMIT")
+                continue
             for statement in MIGRATIONS[version - 1]:
                 conn.execute(statement)
             conn.execute(

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from market.orders import Action, Fill, Position, Side
+from risk.locks import Lock, LockLift, active_locks
 
 from .migrate import connect
 from .schema import TABLES
@@ -109,6 +110,19 @@ class LedgerReader:
             streak += 1
         return streak
 
+    def settled_pnl(self) -> list[int]:
+        """Each settled market's lifetime P&L, oldest settlement first (RiskWatch's input)."""
+        settled = self.fold()[2]
+        return [settled[r[0]] for r in self.conn.execute("SELECT ticker FROM settlements ORDER BY id")]
+
+    def locks(self) -> tuple[list[Lock], list[LockLift]]:
+        locks = [Lock.from_row(r) for r in self.rows("locks")]
+        return locks, [LockLift.from_row(r) for r in self.rows("lock_lifts")]
+
+    def active_locks(self, now_ns: int) -> list[Lock]:
+        """Locks neither lifted nor expired (``until_ns <= now_ns``) at ``now_ns``."""
+        return active_locks(*self.locks(), now_ns)
+
     def intent_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT client_order_id FROM order_intents")}
 
@@ -116,6 +130,7 @@ class LedgerReader:
 def day_start_ns(now_ns: int, tz: str) -> int:
     """Midnight of ``now_ns``'s day in time zone ``tz``, as ns UTC."""
     zone = ZoneInfo(tz)
-    local = dt.datetime.fromtimestamp(now_ns / 1e9, zone)
+    # Whole seconds, not now_ns / 1e9: a float rounds the last ~100 ns of a day into the next.
+    local = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, zone)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return int(midnight.timestamp()) * 1_000_000_000

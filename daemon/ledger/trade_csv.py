@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,7 +62,9 @@ def _iso(ts_ns: int) -> str:
 
 
 def _parse_iso(text: str) -> int:
-    head, _, frac = text.rstrip("Z").partition(".")
+    if not text.endswith("Z") or not text.isascii():
+        raise ValueError("expected UTC time like 2026-01-20T23:59:59.000000123Z")
+    head, _, frac = text[:-1].partition(".")
     moment = dt.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
     if frac and (not frac.isdigit() or len(frac) > 9):
         raise ValueError(f"bad fraction of a second {frac!r}")
@@ -76,10 +79,13 @@ def append_trades(data_dir: Path, trades: Iterable[TradeRow]) -> list[Path]:
     for path, rows in by_file.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists() or path.stat().st_size == 0
+        unterminated = not new and not _ends_with_newline(path)
         with path.open("a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if new:
                 writer.writerow(HEADER)
+            elif unterminated:  # saved by a spreadsheet without a final newline
+                handle.write("\r\n")
             for t in rows:
                 writer.writerow((
                     _iso(t.ts_ns), t.fill_id, t.order_id, t.client_order_id, t.ticker, t.side.value,
@@ -91,25 +97,39 @@ def append_trades(data_dir: Path, trades: Iterable[TradeRow]) -> list[Path]:
     return list(by_file)
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) in (b"\n", b"\r")
+
+
 def read_trade_csv(path: Path) -> list[TradeRow]:
     """Parse a trade log strictly; the error names the file, line and field."""
-    rows: list[TradeRow] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or tuple(header) != HEADER:
-            raise TradeCsvError(f"{path}:1: header must be {','.join(HEADER)}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # e.g. a spreadsheet saved it as Windows-1252
+        line = data[: exc.start].count(b"\n") + 1
+        raise TradeCsvError(f"{path}:{line}: not UTF-8 ({exc.reason}); save it as UTF-8 CSV") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, list[str]]] = []
+    try:
         for record in reader:
-            line = reader.line_num
-            if not record:
-                continue
-            if len(record) != len(HEADER):
-                raise TradeCsvError(f"{path}:{line}: expected {len(HEADER)} fields, got {len(record)}")
-            fields = dict(zip(HEADER, record, strict=True))
-            try:
-                rows.append(_row(fields))
-            except (ValueError, UnitError) as exc:
-                raise TradeCsvError(f"{path}:{line}: {exc}") from None
+            records.append((reader.line_num, record))
+    except csv.Error as exc:
+        raise TradeCsvError(f"{path}:{reader.line_num}: {exc}") from None
+    if not records or tuple(records[0][1]) != HEADER:
+        raise TradeCsvError(f"{path}:1: header must be {','.join(HEADER)}")
+    rows: list[TradeRow] = []
+    for line, record in records[1:]:
+        if not record:
+            continue
+        if len(record) != len(HEADER):
+            raise TradeCsvError(f"{path}:{line}: expected {len(HEADER)} fields, got {len(record)}")
+        try:
+            rows.append(_row(dict(zip(HEADER, record, strict=True))))
+        except (ValueError, UnitError) as exc:
+            raise TradeCsvError(f"{path}:{line}: {exc}") from None
     return rows
 
 

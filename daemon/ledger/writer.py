@@ -8,7 +8,9 @@ queue, so rows keep their order.
 The connection lives on one dedicated thread and a batch is one hop to it (BEGIN, an
 ``executemany`` per table, COMMIT). aiosqlite would cost a hop per statement (~75 µs
 each, DESIGN.md); with one hop per batch the intent latency is one fsync, and
-throughput is bounded by SQLite rather than by thread switches.
+throughput is bounded by SQLite rather than by thread switches. A batch holds at most
+``max_batch_rows`` rows, which bounds one transaction under a backlog; smaller caps were
+measured slower (random-keyed unique indexes rewrite more pages per row in small batches).
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ _STOP = _Item("", [], None)
 class Ledger:
     """Owns the SQLite file; open with :meth:`open`, finish with :meth:`close`."""
 
-    def __init__(self, path: Path, commit_delay_s: float = 0.05) -> None:
+    def __init__(self, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536) -> None:
         self.path = path
         self.commit_delay_s = commit_delay_s
+        self.max_batch_rows = max_batch_rows
+        self._closing = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._durable_waiting = asyncio.Event()
@@ -62,10 +66,15 @@ class Ledger:
         self.rows_committed = 0
 
     @classmethod
-    async def open(cls, path: Path, commit_delay_s: float = 0.05) -> Ledger:
-        ledger = cls(path, commit_delay_s)
+    async def open(cls, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536) -> Ledger:
+        ledger = cls(path, commit_delay_s, max_batch_rows)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(ledger._executor, ledger._open_sync)
+        try:
+            await loop.run_in_executor(ledger._executor, ledger._open_sync)
+        except BaseException:
+            await loop.run_in_executor(ledger._executor, ledger._close_sync)
+            ledger._executor.shutdown(wait=True)
+            raise
         ledger._task = loop.create_task(ledger._run(), name="ledger-writer")
         return ledger
 
@@ -103,6 +112,7 @@ class Ledger:
         if self._task is None:
             return
         self._put(_STOP)
+        self._closing = True  # rows offered from now on would never be committed: refuse them
         self._durable_waiting.set()
         await self._task
         self._task = None
@@ -116,7 +126,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ queueing
     def _put(self, item: _Item) -> None:
-        if self._task is None and item is not _STOP:
+        if (self._task is None or self._closing) and item is not _STOP:
             raise LedgerError("ledger is closed")
         self._queue.put_nowait(item)
 
@@ -126,18 +136,23 @@ class Ledger:
             raise LedgerError(f"no ledger table {table!r}; tables: {', '.join(self._columns)}")
         known = self._column_sets[table]
         getter = self._getters[table]
+        width = len(columns)
         now = time.time_ns()
         out = []
         for index, row in enumerate(rows):
-            if len(row) == len(known) and known.issuperset(row):
-                values = getter(row)  # every column given: one C call
-            elif known.issuperset(row):
-                values = tuple(row.get(c) for c in self._columns[table])
-            else:
-                unknown = sorted(set(row) - known)
-                raise LedgerError(f"{table} row {index}: unknown column(s) {', '.join(unknown)}")
-            if values[0] is None or not _PLAIN.issuperset(map(type, values)):
-                values = tuple(_value(v) for v in values)
+            values = None
+            if len(row) == width:
+                try:  # as many keys as columns and all found: exactly the columns, one C call
+                    values = getter(row)
+                except KeyError:
+                    pass
+            if values is None:
+                if not known.issuperset(row):
+                    unknown = sorted(set(row) - known)
+                    raise LedgerError(f"{table} row {index}: unknown column(s) {', '.join(unknown)}")
+                values = tuple(row.get(c) for c in columns)
+            if values[0] is None or not _NATIVE.issuperset(map(type, values)):
+                values = tuple(v if type(v) in _NATIVE else _value(v) for v in values)
                 if values[0] is None:
                     values = (now, *values[1:])  # ts_ns is the first column
             out.append(values)
@@ -158,8 +173,13 @@ class Ledger:
                 except TimeoutError:
                     pass
             self._durable_waiting.clear()
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            rows = len(first.rows)
+            while rows < self.max_batch_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                rows += len(item.rows)
+            if not self._queue.empty():
+                self._durable_waiting.set()  # a backlog: the next batch goes without waiting
             stopping = any(item is _STOP for item in batch)
             batch = [item for item in batch if item is not _STOP]
             try:
@@ -168,16 +188,18 @@ class Ledger:
                 log.critical("ledger_commit_failed", error=repr(exc), rows=sum(len(i.rows) for i in batch))
                 errors = [LedgerError(f"ledger commit failed: {exc}")] * len(batch)
             for item, error in zip(batch, errors, strict=True):
-                if item.future is not None and not item.future.done():
+                if item.future is None:
+                    continue  # rejected background rows were logged one by one
+                if error is not None:
+                    log.error("ledger_write_rejected", table=item.table, error=str(error))
+                if not item.future.done():
                     if error is None:
                         item.future.set_result(None)
                     else:
                         item.future.set_exception(error)
-                elif error is not None:
-                    log.error("ledger_rows_rejected", table=item.table, error=str(error))
 
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
-        """One transaction for the batch; if a row breaks it, retry item by item."""
+        """One transaction for the batch; if a row breaks it, retry row by row."""
         conn = self._conn
         assert conn is not None
         by_table: dict[str, list[tuple[Any, ...]]] = {}
@@ -193,11 +215,18 @@ class Ledger:
             conn.execute("COMMIT")
             self._count(sum(len(r) for r in by_table.values()))
             return [None] * len(batch)
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
+        except _ROW_ERRORS:  # OverflowError: an int beyond 64 bits, raised before SQLite sees it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
         return self._commit_one_by_one(batch)
 
     def _commit_one_by_one(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
+        """Retry a failed batch row by row, so one bad row costs only itself.
+
+        A ``write()`` is all or nothing (its caller gets one answer for its rows); an
+        ``append()`` keeps its good rows. Errors name the table, the row and its index. A
+        failed INSERT undoes only itself (SQLite's statement rollback), so no savepoint per row.
+        """
         conn = self._conn
         assert conn is not None
         errors: list[LedgerError | None] = []
@@ -205,16 +234,24 @@ class Ledger:
         conn.execute("BEGIN")
         for item in batch:
             conn.execute("SAVEPOINT item")
-            try:
-                conn.executemany(self._sql[item.table], item.rows)
-                conn.execute("RELEASE item")
-                committed += len(item.rows)
-                errors.append(None)
-            except sqlite3.Error as exc:
+            error = None
+            kept = 0
+            for index, row in enumerate(item.rows):
+                try:
+                    conn.execute(self._sql[item.table], row)
+                    kept += 1
+                except _ROW_ERRORS as exc:
+                    named = dict(zip(self._columns[item.table], row, strict=True))
+                    error = error or LedgerError(f"{item.table}: {exc} (row {index}: {named!r})")
+                    if item.future is not None:
+                        break
+                    log.error("ledger_row_rejected", table=item.table, index=index, error=str(exc))
+            if error is not None and item.future is not None:
                 conn.execute("ROLLBACK TO item")
-                conn.execute("RELEASE item")
-                first = item.rows[0] if item.rows else ()
-                errors.append(LedgerError(f"{item.table}: {exc} (first row {first!r})"))
+                kept = 0
+            conn.execute("RELEASE item")
+            committed += kept
+            errors.append(error)
         conn.execute("COMMIT")
         self._count(committed)
         return errors
@@ -224,7 +261,10 @@ class Ledger:
         self.rows_committed += rows
 
 
-_PLAIN = frozenset({int, str, float, bytes, type(None)})
+_ROW_ERRORS = (sqlite3.Error, OverflowError)
+
+_NATIVE = frozenset({int, str, float, bytes, bool, type(None)})
+"""Types sqlite3 binds as they are (bool as 0/1); anything else goes through ``_value``."""
 
 
 def _value(value: Any) -> Any:
