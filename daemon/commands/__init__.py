@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "operator",
     "status",
     "report",
+    "devig",
 )
 
 

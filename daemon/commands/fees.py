@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from market.fees import schedule_from_name
 from market.units import CENT, UnitError, format_dollars, parse_count, parse_price
 
 SCHEDULE_NAMES = ("quadratic", "quadratic_with_maker_fees", "flat", "profit")
@@ -30,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from market.fees import schedule_from_name  # numba: imported only when used
+
     try:
         price = parse_price(args.price)
         count = parse_count(args.count)

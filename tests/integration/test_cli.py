@@ -167,3 +167,11 @@ def test_status_and_daily_report_from_the_ledger(tmp_path: Path) -> None:
     report = edgewarden("report", "daily", "--data-dir", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "trades 1  settled 0" in report.stdout and "fees $0.5200" in report.stdout
+
+
+def test_devig_reference_values_and_bad_odds() -> None:
+    result = edgewarden("devig", "--method", "multiplicative", "2.7", "2.3", "4.4")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:3] == ["0.358738", "0.421127", "0.220135"]
+    bad = edgewarden("devig", "2.7", "0.9")
+    assert bad.returncode == 2 and "odds[1]" in bad.stdout
