@@ -1,0 +1,248 @@
+"""The built-in exchange's matching engine: price-time priority on a two-sided bid book.
+
+Pure (no I/O; the time is passed in). Like Kalshi, the book holds only bids, on YES and on
+NO. Every order is normalised to a bid: buying S at p bids on S at p; selling S at p is
+buying the other side at 1 − p (a holder's sale nets out, a non-holder's opens the other
+side). A YES bid at p crosses NO bids at ≥ 1 − p; the resting order's price stands.
+Money is conserved exactly: a matched contract costs its two buyers $1 together, held as
+collateral until a netting pair or the settlement pays it back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from market.fees import FeeSchedule, KalshiQuadratic
+from market.orders import Action, Fill, OrderStatus, Position, Side, TimeInForce
+from market.units import CONTRACT_PAYOUT, COUNT_SCALE
+
+PER_UNIT_PAYOUT = CONTRACT_PAYOUT // COUNT_SCALE  # money per count unit at settlement
+
+
+class SimReject(Exception):
+    """The exchange refuses an order: ``code`` as Kalshi's error body carries it."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass
+class SimOrder:
+    order_id: str
+    client_order_id: str
+    account: str
+    ticker: str
+    side: Side
+    action: Action
+    price: int
+    """Limit price of ``side`` (what the client sent)."""
+    initial_count: int
+    time_in_force: TimeInForce
+    created_ns: int
+    remaining: int = 0
+    fill_count: int = 0
+    status: OrderStatus = OrderStatus.RESTING
+    taker_fees: int = 0
+    maker_fees: int = 0
+    taker_fill_cost: int = 0
+    maker_fill_cost: int = 0
+    last_update_ns: int = 0
+
+    @property
+    def bid_side(self) -> Side:
+        return self.side if self.action is Action.BUY else self.side.opposite
+
+    @property
+    def bid_price(self) -> int:
+        return self.price if self.action is Action.BUY else CONTRACT_PAYOUT - self.price
+
+
+@dataclass
+class Account:
+    name: str
+    balance: int
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    def quantity(self, ticker: str) -> int:
+        p = self.positions.get(ticker)
+        return p.quantity if p else 0
+
+
+@dataclass
+class SimMarketBook:
+    bids: dict[Side, dict[int, deque[SimOrder]]] = field(
+        default_factory=lambda: {Side.YES: {}, Side.NO: {}}
+    )
+    open: bool = True
+
+    def levels(self, side: Side) -> list[tuple[int, int]]:
+        return sorted(((p, sum(o.remaining for o in q)) for p, q in self.bids[side].items() if q),
+                      reverse=True)
+
+
+class MatchingEngine:
+    def __init__(self, fees: FeeSchedule | None = None) -> None:
+        self.fees = fees or KalshiQuadratic()
+        self.accounts: dict[str, Account] = {}
+        self.books: dict[str, SimMarketBook] = {}
+        self.orders: dict[str, SimOrder] = {}
+        self.by_client_id: dict[tuple[str, str], str] = {}
+        self.fills: list[tuple[str, Fill]] = []
+        """(account, fill) in time order."""
+        self.fees_collected = 0
+        self._seq = 0
+
+    # ------------------------------------------------------------------ setup
+    def add_account(self, name: str, balance: int) -> Account:
+        account = self.accounts[name] = Account(name, balance)
+        return account
+
+    def open_market(self, ticker: str) -> None:
+        self.books.setdefault(ticker, SimMarketBook())
+
+    def _next(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:010d}"
+
+    # ------------------------------------------------------------------ orders
+    def submit(self, account: str, client_order_id: str, ticker: str, side: Side, action: Action,
+               price: int, count: int, tif: TimeInForce, post_only: bool, now_ns: int) -> SimOrder:
+        acct = self.accounts.get(account)
+        if acct is None:
+            raise SimReject("unauthorized", f"unknown account {account}", 401)
+        existing = self.by_client_id.get((account, client_order_id))
+        if existing is not None:
+            raise SimReject("order_already_exists", f"client_order_id {client_order_id} already used", 409)
+        book = self.books.get(ticker)
+        if book is None:
+            raise SimReject("market_not_found", f"no market {ticker}", 404)
+        if not book.open:
+            raise SimReject("market_closed", f"market {ticker} is not open for trading")
+        if not 0 < price < CONTRACT_PAYOUT or count <= 0 or count % COUNT_SCALE:
+            raise SimReject("invalid_order", "price must be 1-99¢ and count a positive whole number")
+        order = SimOrder(self._next("SO"), client_order_id, account, ticker, side, action, price,
+                         count, tif, now_ns, remaining=count, last_update_ns=now_ns)
+        crossing = self._crossing(book, order)
+        if post_only and crossing:
+            raise SimReject("post_only_cross", "post-only order would take liquidity")
+        self._check_funds(acct, order)
+        if tif is TimeInForce.FOK and sum(o.remaining for o in crossing) < count:
+            order.status, order.remaining = OrderStatus.CANCELED, 0
+            self._register(order)
+            return order
+        self._register(order)
+        self._match(book, order, crossing, now_ns)
+        if order.remaining and tif is TimeInForce.GTC and order.status is OrderStatus.RESTING:
+            book.bids[order.bid_side].setdefault(order.bid_price, deque()).append(order)
+        elif order.remaining:
+            order.status, order.remaining = OrderStatus.CANCELED, 0
+        if order.status is OrderStatus.RESTING and not order.remaining:
+            order.status = OrderStatus.EXECUTED
+        return order
+
+    def _register(self, order: SimOrder) -> None:
+        self.orders[order.order_id] = order
+        self.by_client_id[(order.account, order.client_order_id)] = order.order_id
+
+    def _crossing(self, book: SimMarketBook, order: SimOrder) -> list[SimOrder]:
+        """Resting orders this one would trade with, best first, own orders excluded."""
+        floor = CONTRACT_PAYOUT - order.bid_price
+        levels = sorted((p for p in book.bids[order.bid_side.opposite] if p >= floor), reverse=True)
+        return [o for p in levels for o in book.bids[order.bid_side.opposite][p] if o.account != order.account]
+
+    def _check_funds(self, acct: Account, order: SimOrder) -> None:
+        nets = max(0, min(order.remaining, _held(acct, order.ticker, order.bid_side.opposite)))
+        opening = order.remaining - nets
+        need = opening * order.bid_price // COUNT_SCALE + self.fees.trade_fee(order.remaining, order.bid_price, True)
+        if need > acct.balance:
+            raise SimReject("insufficient_balance", f"needs {need} money units, balance {acct.balance}")
+
+    def _match(self, book: SimMarketBook, taker: SimOrder, crossing: list[SimOrder], now_ns: int) -> None:
+        opposite = book.bids[taker.bid_side.opposite]
+        for maker in crossing:
+            if not taker.remaining:
+                break
+            count = min(taker.remaining, maker.remaining)
+            maker_pays = maker.bid_price
+            self._trade(maker, count, maker_pays, is_taker=False, now_ns=now_ns)
+            self._trade(taker, count, CONTRACT_PAYOUT - maker_pays, is_taker=True, now_ns=now_ns)
+            if not maker.remaining:
+                maker.status = OrderStatus.EXECUTED
+                queue = opposite[maker.bid_price]
+                queue.remove(maker)
+                if not queue:
+                    del opposite[maker.bid_price]
+
+    def _trade(self, order: SimOrder, count: int, pays: int, is_taker: bool, now_ns: int) -> None:
+        """``order`` buys ``count`` of its bid side at ``pays`` (the price of that side)."""
+        acct = self.accounts[order.account]
+        fee = self.fees.trade_fee(count, pays, is_taker)
+        before = acct.positions.get(order.ticker) or Position(order.ticker)
+        netted = min(count, _held(acct, order.ticker, order.bid_side.opposite))
+        cost = count * pays // COUNT_SCALE
+        acct.balance += netted * PER_UNIT_PAYOUT - cost - fee
+        self.fees_collected += fee
+        # The fill as the client sees it: in its own side and action.
+        price = pays if order.action is Action.BUY else CONTRACT_PAYOUT - pays
+        fill = Fill(self._next("SF"), order.order_id, order.ticker, order.side, order.action, count,
+                    price, is_taker, fee, now_ns, order.client_order_id)
+        acct.positions[order.ticker] = before.apply(
+            Fill(fill.fill_id, order.order_id, order.ticker, order.bid_side, Action.BUY, count, pays,
+                 is_taker, fee, now_ns)
+        )
+        self.fills.append((order.account, fill))
+        order.remaining -= count
+        order.fill_count += count
+        order.last_update_ns = now_ns
+        if is_taker:
+            order.taker_fees += fee
+            order.taker_fill_cost += cost
+        else:
+            order.maker_fees += fee
+            order.maker_fill_cost += cost
+
+    def cancel(self, account: str, order_id: str, now_ns: int) -> tuple[SimOrder, int]:
+        """Cancel a resting order: (order, count reduced by)."""
+        order = self.orders.get(order_id)
+        if order is None or order.account != account:
+            raise SimReject("order_not_found", f"no order {order_id}", 404)
+        if order.status is not OrderStatus.RESTING:
+            raise SimReject("order_not_cancelable", f"order {order_id} is {order.status.value}")
+        reduced = order.remaining
+        queue = self.books[order.ticker].bids[order.bid_side].get(order.bid_price)
+        if queue is not None and order in queue:
+            queue.remove(order)
+            if not queue:
+                del self.books[order.ticker].bids[order.bid_side][order.bid_price]
+        order.remaining, order.status, order.last_update_ns = 0, OrderStatus.CANCELED, now_ns
+        return order, reduced
+
+    # ------------------------------------------------------------------ lifecycle
+    def close_market(self, ticker: str, now_ns: int) -> None:
+        book = self.books[ticker]
+        book.open = False
+        for side in (Side.YES, Side.NO):
+            for queue in book.bids[side].values():
+                for order in queue:
+                    order.remaining, order.status, order.last_update_ns = 0, OrderStatus.CANCELED, now_ns
+            book.bids[side].clear()
+
+    def settle(self, ticker: str, result: Side) -> dict[str, int]:
+        """Pay $1 per winning contract; returns payout per account."""
+        payouts = {}
+        for acct in self.accounts.values():
+            position = acct.positions.get(ticker)
+            if position is None or not position.quantity:
+                continue
+            flat, payout = position.settle(result)
+            acct.positions[ticker] = flat
+            acct.balance += payout
+            payouts[acct.name] = payout
+        return payouts
+
+
+def _held(acct: Account, ticker: str, side: Side) -> int:
+    quantity = acct.quantity(ticker)
+    return quantity if side is Side.YES and quantity > 0 else -quantity if side is Side.NO and quantity < 0 else 0
