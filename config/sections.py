@@ -101,7 +101,19 @@ class SimSettings(Section):
     """Number of simulated markets."""
     tick_ms: int = Field(250, ge=1, le=3_600_000)
     """How often simulated books move."""
+    market_life_seconds: float = Field(120.0, gt=0, le=86_400)
+    """How long a simulated market trades before it closes and settles."""
+    bias_scale: float = Field(3.0, ge=0, le=10)
+    """Favourite-longshot bias of simulated prices, as a multiple of the real table in
+    venues.md (1.0 = real size; the default exaggerates it so a short session trades)."""
+    starting_balance_dollars: PositiveDollars = Decimal(10_000)
+    """Cash of the simulated account."""
+    url: str | None = None
+    """Use an external built-in exchange (``edgewarden sim-exchange``) at this base URL
+    instead of starting one in-process, e.g. http://127.0.0.1:8700/trade-api/v2."""
     faults: SimFaults = SimFaults()
+
+    _sim_url = field_validator("url")(_http_url)
 
 
 class VenueSettings(Section):

@@ -10,7 +10,8 @@ from pathlib import Path
 from config import resolved_control_socket, resolved_data_dir
 from daemon.control import ControlError, NoDaemon, control_request
 from daemon.ledger import LedgerError, LedgerReader
-from market.units import format_count, format_dollars
+from daemon.status_view import lock_json, position_json
+from market.units import format_dollars
 from risk.locks import Lock, LockLift, active_locks, trading_state
 
 from .common import add_config_arg, add_data_dir_arg, fail, ledger_path, settings_from_args
@@ -74,13 +75,3 @@ def _from_ledger(path: Path) -> dict:
         "positions": [position_json(p) for p in positions.values()],
         "locks": [lock_json(lock) for lock in locks],
     }
-
-
-def position_json(p) -> dict:
-    return {"ticker": p.ticker, "quantity": format_count(abs(p.quantity)),
-            "side": "yes" if p.quantity > 0 else "no", "cost": format_dollars(p.cost)}
-
-
-def lock_json(lock: Lock) -> dict:
-    return {"lock_id": lock.lock_id, "rule": lock.rule, "scope": lock.scope, "state": lock.state,
-            "reason": lock.reason, "created_ns": lock.created_ns, "until_ns": lock.until_ns}

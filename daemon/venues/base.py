@@ -41,11 +41,20 @@ class Rejected(VenueError):
 
     kind = "rejected"
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str | None = None, status: int = 400) -> None:
+        if message is None:  # Rejected("why"): a local refusal (paper venue) with no venue code
+            code, message = "rejected", code
         super().__init__(f"{status} {code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+
+
+class NotFound(Rejected):
+    """404: no such market, order or series."""
+
+    def __init__(self, message: str, code: str = "not_found") -> None:
+        super().__init__(code, message, 404)
 
 
 class AuthFailed(VenueError):
@@ -91,10 +100,22 @@ class Market:
     close_time_ns: int | None
     result: Side | None
     series_ticker: str | None = None
+    updated_ns: int | None = None
+    """The venue's ``updated_time``: when its data last changed (stale-book detection)."""
 
     @property
     def is_open(self) -> bool:
         return self.status in ("active", "open")
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A series' fee terms (``GET /series/{ticker}``); feed ``market.fees.schedule_from_name``."""
+
+    ticker: str
+    fee_type: str
+    fee_multiplier: str
+    """Decimal text, exact (``"0.5"``)."""
 
 
 @dataclass(frozen=True, slots=True)
