@@ -213,6 +213,7 @@ class RiskSettings(Section):
     stale_book_seconds: float = Field(30.0, gt=0, json_schema_extra=RELOADABLE)
     no_fills_scans: int = Field(20, ge=1, json_schema_extra=RELOADABLE)
     max_spread_bps: float = Field(200.0, gt=0, json_schema_extra=RELOADABLE)
+    """Widest bid/ask spread to trade into, in basis points of the $1 payout (200 = 2¢)."""
     max_order_contracts: Contracts = Field(Decimal(1000), json_schema_extra=RELOADABLE)
     """Largest single order, in contracts."""
     kill_file: Path | None = None

@@ -63,7 +63,8 @@ def decide_one(
         reduce_qty = abs(held) // WHOLE * WHOLE
     if trading_state == REDUCING and reduce_qty == 0:
         return 0, REDUCING_ONLY
-    if spread[slot] >= 0 and spread[slot] * 10_000.0 > max_spread_bps * price:
+    # Spread in basis points of the $1 payout: price units are exactly that (1 unit = 1 bp).
+    if spread[slot] >= 0 and spread[slot] > max_spread_bps:
         return 0, SPREAD_TOO_WIDE
 
     c = price / 10_000.0

@@ -15,7 +15,7 @@ class Reason(IntEnum):
     REDUCING_ONLY = 2  # state is REDUCING and this order would add exposure
     MARKET_LOCKED = 3  # a lock blocks this market (e.g. stale book, operator)
     STALE_BOOK = 4  # the market's book is older than stale_book_seconds
-    SPREAD_TOO_WIDE = 5  # the bid/ask spread exceeds max_spread_bps of the price
+    SPREAD_TOO_WIDE = 5  # the bid/ask spread exceeds max_spread_bps (bps of the $1 payout: 200 = 2¢)
     EDGE_BELOW_MIN = 6  # fair probability minus price and fees is below min_edge
     KELLY_ZERO = 7  # fractional Kelly sizes this to less than one contract
     NO_LIQUIDITY = 8  # the book offers nothing at this price

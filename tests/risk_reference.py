@@ -73,7 +73,7 @@ def decide(s: RefState, lim: RefLimits, slot: int, side: int, price: int, fair: 
     reduce_qty = abs(held) // WHOLE * WHOLE if opposite else 0
     if s.state == "REDUCING" and reduce_qty == 0:
         return 0, Reason.REDUCING_ONLY
-    if s.spread[slot] >= 0 and s.spread[slot] * 10_000.0 > lim.max_spread_bps * price:
+    if s.spread[slot] >= 0 and s.spread[slot] > lim.max_spread_bps:  # bps of the $1 payout
         return 0, Reason.SPREAD_TOO_WIDE
 
     c = price / 10_000.0

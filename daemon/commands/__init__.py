@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "status",
     "report",
     "devig",
+    "sim_exchange",
+    "run",
 )
 
 

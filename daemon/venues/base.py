@@ -102,6 +102,9 @@ class Market:
     series_ticker: str | None = None
     updated_ns: int | None = None
     """The venue's ``updated_time``: when its data last changed (stale-book detection)."""
+    yes_sub_title: str | None = None
+    """What YES means, e.g. the team that must win (maps the market to sportsbook odds)."""
+    no_sub_title: str | None = None
 
     @property
     def is_open(self) -> bool:

@@ -45,7 +45,7 @@ limit_sets = st.builds(
     total_cap=st.integers(0, 3 * 10**8),
     max_order_count=st.integers(0, 10**6),
     fee_rate_ppm=st.sampled_from([0, 35_000, 70_000]),
-    max_spread_bps=st.sampled_from([50.0, 200.0, 10_000.0]),
+    max_spread_bps=st.sampled_from([50.0, 200.0, 300.0]),
 )
 
 market = st.tuples(
@@ -164,7 +164,8 @@ def test_rounded_up_fee_on_a_tiny_order_can_refuse_it() -> None:
         ((0, 0, 0, -1, NOW - 31 * 10**9, -1, 0), "ACTIVE", Reason.STALE_BOOK),
         # exactly at the staleness limit the book is still fresh: sized, then held to the position cap
         ((0, 0, 0, -1, NOW - 30 * 10**9, -1, 0), "ACTIVE", Reason.SHRUNK_POSITION_CAP),
-        ((0, 0, 0, -1, NOW, 200, 0), "ACTIVE", Reason.SPREAD_TOO_WIDE),  # 200/9200 > 200 bps
+        ((0, 0, 0, -1, NOW, 201, 0), "ACTIVE", Reason.SPREAD_TOO_WIDE),  # 2.01¢ > 200 bps of $1
+        ((0, 0, 0, -1, NOW, 200, 0), "ACTIVE", Reason.SHRUNK_POSITION_CAP),  # 2¢ is allowed
         ((0, 0, 0, -1, NOW, -1, 0), "REDUCING", Reason.REDUCING_ONLY),
         ((-500, 0, 0, -1, NOW, -1, 0), "REDUCING", Reason.SHRUNK_REDUCING),
         ((0, 0, 0, -1, NOW, -1, 0), "HALTED", Reason.HALTED),

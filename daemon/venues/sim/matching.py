@@ -15,9 +15,26 @@ from dataclasses import dataclass, field
 
 from market.fees import FeeSchedule, KalshiQuadratic
 from market.orders import Action, Fill, OrderStatus, Position, Side, TimeInForce
-from market.units import CONTRACT_PAYOUT, COUNT_SCALE
+from market.units import CENT, CONTRACT_PAYOUT, COUNT_SCALE
 
 PER_UNIT_PAYOUT = CONTRACT_PAYOUT // COUNT_SCALE  # money per count unit at settlement
+TICK = CENT  # every sim market is ``linear_cent``
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettlement:
+    """One account's position in a market when it settled."""
+
+    ticker: str
+    result: Side
+    yes_count: int
+    no_count: int
+    cost: int
+    """What the settled contracts had cost (money units)."""
+    revenue: int
+    """The payout: $1 per winning contract."""
+    fees_paid: int
+    ts_ns: int
 
 
 class SimReject(Exception):
@@ -49,6 +66,10 @@ class SimOrder:
     taker_fill_cost: int = 0
     maker_fill_cost: int = 0
     last_update_ns: int = 0
+    reserved: int = 0
+    """Cash held back for the resting remainder (so resting buys cannot overdraw the account)."""
+    filled_at: dict[int, int] = field(default_factory=dict)
+    """Count filled so far at each price (of the bid side), for whole-order fee rounding."""
 
     @property
     def bid_side(self) -> Side:
@@ -64,6 +85,8 @@ class Account:
     name: str
     balance: int
     positions: dict[str, Position] = field(default_factory=dict)
+    reserved: int = 0
+    """Sum of the resting orders' reservations: ``balance - reserved`` is what a new order may use."""
 
     def quantity(self, ticker: str) -> int:
         p = self.positions.get(ticker)
@@ -92,6 +115,8 @@ class MatchingEngine:
         self.fills: list[tuple[str, Fill]] = []
         """(account, fill) in time order."""
         self.fees_collected = 0
+        self.settlements: list[tuple[str, SimSettlement]] = []
+        """(account, settlement) in time order."""
         self._seq = 0
 
     # ------------------------------------------------------------------ setup
@@ -122,20 +147,22 @@ class MatchingEngine:
             raise SimReject("market_closed", f"market {ticker} is not open for trading")
         if not 0 < price < CONTRACT_PAYOUT or count <= 0 or count % COUNT_SCALE:
             raise SimReject("invalid_order", "price must be 1-99¢ and count a positive whole number")
+        if price % TICK:  # linear_cent markets: a sub-cent price would make sub-cent balances
+            raise SimReject("invalid_price", f"price {price} is not on the one-cent tick")
         order = SimOrder(self._next("SO"), client_order_id, account, ticker, side, action, price,
                          count, tif, now_ns, remaining=count, last_update_ns=now_ns)
-        crossing = self._crossing(book, order)
-        if post_only and crossing:
+        if post_only and self._crossable(book, order, 1):
             raise SimReject("post_only_cross", "post-only order would take liquidity")
         self._check_funds(acct, order)
-        if tif is TimeInForce.FOK and sum(o.remaining for o in crossing) < count:
+        if tif is TimeInForce.FOK and self._crossable(book, order, count) < count:
             order.status, order.remaining = OrderStatus.CANCELED, 0
             self._register(order)
             return order
         self._register(order)
-        self._match(book, order, crossing, now_ns)
+        self._match(book, order, now_ns)
         if order.remaining and tif is TimeInForce.GTC and order.status is OrderStatus.RESTING:
             book.bids[order.bid_side].setdefault(order.bid_price, deque()).append(order)
+            self._reserve(order)
         elif order.remaining:
             order.status, order.remaining = OrderStatus.CANCELED, 0
         if order.status is OrderStatus.RESTING and not order.remaining:
@@ -146,39 +173,75 @@ class MatchingEngine:
         self.orders[order.order_id] = order
         self.by_client_id[(order.account, order.client_order_id)] = order.order_id
 
-    def _crossing(self, book: SimMarketBook, order: SimOrder) -> list[SimOrder]:
-        """Resting orders this one would trade with, best first, own orders excluded."""
+    @staticmethod
+    def _levels(book: SimMarketBook, order: SimOrder) -> list[int]:
+        """Prices of the other side's bids this order crosses, best first."""
         floor = CONTRACT_PAYOUT - order.bid_price
-        levels = sorted((p for p in book.bids[order.bid_side.opposite] if p >= floor), reverse=True)
-        return [o for p in levels for o in book.bids[order.bid_side.opposite][p] if o.account != order.account]
+        return sorted((p for p in book.bids[order.bid_side.opposite] if p >= floor), reverse=True)
+
+    def _crossable(self, book: SimMarketBook, order: SimOrder, enough: int) -> int:
+        """Count this order could take now (own orders excluded), counting no further than ``enough``."""
+        total = 0
+        opposite = book.bids[order.bid_side.opposite]
+        for price in self._levels(book, order):
+            for resting in opposite[price]:
+                if resting.account != order.account:
+                    total += resting.remaining
+                    if total >= enough:
+                        return total
+        return total
 
     def _check_funds(self, acct: Account, order: SimOrder) -> None:
+        need = self._need(acct, order)
+        if need > acct.balance - acct.reserved:
+            raise SimReject("insufficient_balance", f"needs {need} money units, balance {acct.balance}"
+                            f" of which {acct.reserved} reserved by resting orders")
+
+    def _need(self, acct: Account, order: SimOrder) -> int:
+        """Cash the rest of ``order`` can cost: contracts it opens (not nets) plus the taker fee."""
         nets = max(0, min(order.remaining, _held(acct, order.ticker, order.bid_side.opposite)))
         opening = order.remaining - nets
-        need = opening * order.bid_price // COUNT_SCALE + self.fees.trade_fee(order.remaining, order.bid_price, True)
-        if need > acct.balance:
-            raise SimReject("insufficient_balance", f"needs {need} money units, balance {acct.balance}")
+        return opening * order.bid_price // COUNT_SCALE + self.fees.trade_fee(order.remaining, order.bid_price, True)
 
-    def _match(self, book: SimMarketBook, taker: SimOrder, crossing: list[SimOrder], now_ns: int) -> None:
+    def _reserve(self, order: SimOrder) -> None:
+        """Hold back what the resting remainder may cost (0 once it is done)."""
+        acct = self.accounts[order.account]
+        new = self._need(acct, order) if order.status is OrderStatus.RESTING and order.remaining else 0
+        acct.reserved += new - order.reserved
+        order.reserved = new
+
+    def _match(self, book: SimMarketBook, taker: SimOrder, now_ns: int) -> None:
+        """Take the other side's bids best price first, oldest first; own orders are skipped
+        (self-trade prevention: they stay resting and are never hit)."""
         opposite = book.bids[taker.bid_side.opposite]
-        for maker in crossing:
+        for price in self._levels(book, taker):
+            queue = opposite[price]
+            i = 0
+            while taker.remaining and i < len(queue):
+                maker = queue[i]
+                if maker.account == taker.account:
+                    i += 1
+                    continue
+                count = min(taker.remaining, maker.remaining)
+                self._trade(maker, count, price, is_taker=False, now_ns=now_ns)
+                self._trade(taker, count, CONTRACT_PAYOUT - price, is_taker=True, now_ns=now_ns)
+                if not maker.remaining:
+                    maker.status = OrderStatus.EXECUTED
+                    del queue[i]
+                self._reserve(maker)  # the filled part no longer needs its reservation
+            if not queue:
+                del opposite[price]
             if not taker.remaining:
-                break
-            count = min(taker.remaining, maker.remaining)
-            maker_pays = maker.bid_price
-            self._trade(maker, count, maker_pays, is_taker=False, now_ns=now_ns)
-            self._trade(taker, count, CONTRACT_PAYOUT - maker_pays, is_taker=True, now_ns=now_ns)
-            if not maker.remaining:
-                maker.status = OrderStatus.EXECUTED
-                queue = opposite[maker.bid_price]
-                queue.remove(maker)
-                if not queue:
-                    del opposite[maker.bid_price]
+                return
 
     def _trade(self, order: SimOrder, count: int, pays: int, is_taker: bool, now_ns: int) -> None:
         """``order`` buys ``count`` of its bid side at ``pays`` (the price of that side)."""
         acct = self.accounts[order.account]
-        fee = self.fees.trade_fee(count, pays, is_taker)
+        # The fee is on the whole order, rounded up once per price it fills at (not once per
+        # fill): each fill pays what the order's fee at this price grows by.
+        done = order.filled_at.get(pays, 0)
+        order.filled_at[pays] = done + count
+        fee = self.fees.trade_fee(done + count, pays, is_taker) - self.fees.trade_fee(done, pays, is_taker)
         before = acct.positions.get(order.ticker) or Position(order.ticker)
         netted = min(count, _held(acct, order.ticker, order.bid_side.opposite))
         cost = count * pays // COUNT_SCALE
@@ -217,7 +280,16 @@ class MatchingEngine:
             if not queue:
                 del self.books[order.ticker].bids[order.bid_side][order.bid_price]
         order.remaining, order.status, order.last_update_ns = 0, OrderStatus.CANCELED, now_ns
+        self._reserve(order)
         return order, reduced
+
+    def forget(self, order_id: str) -> None:
+        """Drop a finished order from the indexes (background traders' churn would otherwise
+        grow without bound in a long session); a resting order is kept."""
+        order = self.orders.get(order_id)
+        if order is not None and order.status is not OrderStatus.RESTING:
+            del self.orders[order_id]
+            self.by_client_id.pop((order.account, order.client_order_id), None)
 
     # ------------------------------------------------------------------ lifecycle
     def close_market(self, ticker: str, now_ns: int) -> None:
@@ -227,10 +299,11 @@ class MatchingEngine:
             for queue in book.bids[side].values():
                 for order in queue:
                     order.remaining, order.status, order.last_update_ns = 0, OrderStatus.CANCELED, now_ns
+                    self._reserve(order)
             book.bids[side].clear()
 
-    def settle(self, ticker: str, result: Side) -> dict[str, int]:
-        """Pay $1 per winning contract; returns payout per account."""
+    def settle(self, ticker: str, result: Side, now_ns: int = 0) -> dict[str, int]:
+        """Pay $1 per winning contract; returns payout per account (and records a settlement)."""
         payouts = {}
         for acct in self.accounts.values():
             position = acct.positions.get(ticker)
@@ -240,6 +313,9 @@ class MatchingEngine:
             acct.positions[ticker] = flat
             acct.balance += payout
             payouts[acct.name] = payout
+            self.settlements.append((acct.name, SimSettlement(
+                ticker, result, max(position.quantity, 0), max(-position.quantity, 0),
+                position.cost, payout, position.fees_paid, now_ns)))
         return payouts
 
 

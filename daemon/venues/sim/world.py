@@ -117,8 +117,8 @@ class SimWorld:
         return [g for g in self.games if g.status == "active"]
 
     def quoted_price(self, game: SimGame) -> int:
-        """The biased YES price the background makers centre their quotes on."""
-        return min(max(round(self.bias.price_for(game.true_home_prob) * 10_000), 100), 9_900)
+        """The biased YES price the background makers centre their quotes on (whole cents)."""
+        return min(max(round(self.bias.price_for(game.true_home_prob) * 100), 2), 98) * 100
 
     def advance(self, now_ns: int) -> list[SimGame]:
         """Move games through active → closed → determined → finalized; keep n open."""
@@ -129,7 +129,7 @@ class SimWorld:
                 changed.append(game)
             if game.status == "closed" and now_ns >= game.close_ns + self.settle_delay_ns // 2:
                 game.status, game.result = "determined", game.outcome
-            if game.status == "determined" and now_ns >= game.settle_ns:
+            if game.status == "determined" and now_ns >= game.close_ns + self.settle_delay_ns:
                 game.status = "finalized"
                 changed.append(game)
         while len(self.open_games()) < self.n_markets:

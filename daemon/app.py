@@ -1,0 +1,400 @@
+"""The composition root: builds every part from Settings and runs them under the supervisor.
+
+Start-up order matters and is the safe one: ledger → state rebuilt from it (positions,
+locks: a halted daemon restarts halted) → venue → reconciliation (refuse to trade when
+it fails) → control socket and metrics → READY=1. Nothing trades before reconciliation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    reloadable_changes,
+    resolved_control_socket,
+    resolved_data_dir,
+    settings_for_display,
+)
+from daemon.control import ControlError, ControlServer
+from daemon.engine import Engine
+from daemon.fair_values import FairValues
+from daemon.feeds.odds_api import OddsPoller, OddsPollerConfig, OddsSnapshot
+from daemon.ledger import LEDGER_FILE, Ledger, LedgerReader
+from daemon.ledger.rows import intent_from_row
+from daemon.logs import configure_logging, get_logger
+from daemon.market_board import MarketBoard
+from daemon.metrics_server import MetricsServer
+from daemon.reconcile import reconcile
+from daemon.risk_watch import RiskWatch
+from daemon.sdnotify import Notifier, watchdog_interval_s
+from daemon.status_view import lock_json, position_json
+from daemon.supervisor import RestartPolicy, Supervisor, TaskSpec
+from daemon.venue_factory import VenueHandle, build_venue
+from daemon.venues.sim.odds_feed import DEFAULT_API_KEY as SIM_ODDS_KEY
+from market.orders import TimeInForce
+from market.units import format_dollars
+from monitoring.metrics import Metrics
+from risk.correlation import group_resolver
+from risk.gate import RiskGate
+from risk.limits import RiskLimits
+from risk.locks import Lock, LockLift, operator_halt, operator_resume
+from strategies.flb import CalibrationCurve, FavouriteLongshot
+from strategies.odds_edge import OddsEdge
+
+log = get_logger("edgewarden.daemon")
+SETTLEMENT_EVERY_S = 5.0
+
+
+class Daemon:
+    """Implements the supervisor's Service protocol."""
+
+    def __init__(self, settings: Settings, config_path: Path | None = None,
+                 overrides: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.overrides = overrides or {}
+        self.data_dir = Path(resolved_data_dir(settings))
+        self.metrics = Metrics()
+        self.notifier = Notifier()
+        self.supervisor: Supervisor | None = None
+        self.ledger: Ledger | None = None
+        self.venue: VenueHandle | None = None
+        self.engine: Engine | None = None
+        self.watch: RiskWatch | None = None
+        self.control: ControlServer | None = None
+        self.metrics_server: MetricsServer | None = None
+        self.new_data = asyncio.Event()
+        oe = settings.strategies.odds_edge
+        self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
+        self.odds: OddsPoller | None = None
+        self.reconciled = False
+        self.started_ns = time.time_ns()
+
+    # ------------------------------------------------------------------ start-up
+    async def start(self) -> None:
+        s = self.settings
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = await Ledger.open(self.data_dir / LEDGER_FILE)
+        await self._record_config()
+        limits = RiskLimits.from_settings(s.risk, s.fees)
+        gate = RiskGate(limits)
+        self.watch = RiskWatch(gate, self.ledger, limits, s.risk.kill_file, on_change=self._state_changed)
+        self.venue = await build_venue(s, self.data_dir)
+        board = MarketBoard()
+        self.engine = Engine(
+            self.venue.venue, gate, self.ledger, board, self.watch, self._strategies(limits),
+            self.metrics, self.data_dir, TimeInForce(s.engine.order_time_in_force),
+            s.engine.book_sample_every_ticks, group_of=group_resolver(s.risk.correlation_groups),
+            fair_of=self._fair_of,
+        )
+        self.odds = self._odds_poller()
+        await asyncio.to_thread(self._rebuild_from_ledger)
+        await self.engine.refresh_markets()
+        report = await reconcile(self.engine, self.ledger)
+        self.reconciled = report.ok
+        if not report.ok:
+            await self.watch.add_lock(
+                Lock.make("reconcile", "*", "HALTED", report.reason, time.time_ns()), time.time_ns()
+            )
+        await self._start_servers()
+        self.notifier.ready(self._status_line())
+        log.info("daemon_ready", mode=s.mode, dry_run=s.dry_run, data_dir=str(self.data_dir),
+                 markets=len(board.tickers), state=self.watch.state, reconciled=report.ok)
+
+    def _odds_poller(self) -> OddsPoller | None:
+        """The odds feed: the built-in one in sim mode, The Odds API otherwise."""
+        odds = self.settings.odds
+        if not odds.enabled:
+            return None
+        key = odds.api_key.get_secret_value() if odds.api_key else None
+        base_url = odds.base_url
+        if self.settings.mode == "sim":
+            key = key or SIM_ODDS_KEY
+            if self.venue is not None and self.venue.sim is not None:
+                base_url = f"http://{self.settings.venue.sim.host}:{self.venue.sim.port}/v4"
+            elif self.settings.venue.sim.url:
+                parts = urlsplit(self.settings.venue.sim.url)
+                base_url = f"{parts.scheme}://{parts.netloc}/v4"
+        if not key:
+            log.warning("odds_feed_off", reason="odds.enabled but no odds.api_key")
+            return None
+        config = dataclasses.replace(OddsPollerConfig.from_settings(odds, key), base_url=base_url.rstrip("/"))
+        return OddsPoller(config, on_snapshot=self._on_odds, metrics=self.metrics)
+
+    def _on_odds(self, snapshot: OddsSnapshot) -> None:
+        assert self.ledger is not None
+        updated = self.fair_values.update(snapshot)
+        if self.venue is not None:
+            self.venue.last_answer_ns["odds"] = snapshot.ts_ns
+        if snapshot.quota.remaining is not None:
+            self.metrics.odds_quota.set(snapshot.quota.remaining)
+        self.ledger.append("odds_snapshots", [
+            {"ts_ns": snapshot.ts_ns, "event_id": event.id, "sport_key": event.sport_key,
+             "bookmaker": f"consensus of {game.bookmakers}", "market": "h2h",
+             "body": json.dumps(game.probabilities)}
+            for event, game in updated
+        ])
+
+    def _fair_of(self, market: Any, now_ns: int) -> float:
+        return self.fair_values.fair_yes(market.yes_sub_title, market.no_sub_title, now_ns)
+
+    async def _run_odds(self) -> None:
+        assert self.odds is not None
+        reason = await self.odds.run()
+        log.error("odds_feed_stopped", reason=reason)
+        await asyncio.Event().wait()  # stays down on purpose (quota floor, refused key)
+
+    def _strategies(self, limits: RiskLimits) -> list:
+        st = self.settings.strategies
+        return [
+            FavouriteLongshot(
+                st.flb.favourite_threshold_units, st.flb.longshot_threshold_units, limits.min_edge,
+                limits.fee_rate_ppm, CalibrationCurve.from_points(st.flb.calibration_points()),
+                enabled=st.flb.enabled,
+            ),
+            OddsEdge(limits.min_edge, limits.fee_rate_ppm, enabled=st.odds_edge.enabled),
+        ]
+
+    def _rebuild_from_ledger(self) -> None:
+        """Positions, P&L, settled markets, seen fills and locks, exactly as before the stop."""
+        assert self.engine is not None and self.watch is not None
+        now = time.time_ns()
+        with LedgerReader(self.data_dir / LEDGER_FILE) as reader:
+            positions, events, settled = reader.fold()
+            state = self.engine.state
+            state.positions = positions
+            state.settled = set(settled)
+            fills = reader.rows("fills")
+            state.seen_fills = {f["fill_id"] for f in fills}
+            state.last_fill_ts_ns = max((f["venue_ts_ns"] or 0 for f in fills), default=0)
+            self.watch.inputs.pnl_events = [(e.ts_ns, e.delta) for e in events]
+            self.watch.inputs.settled_pnl = [settled[r["ticker"]] for r in reader.rows("settlements")]
+            intents = {r["client_order_id"]: r for r in reader.rows("order_intents")}
+            for order in reader.rows("orders"):
+                intent = intents.get(order["client_order_id"])
+                if order["order_id"] and intent:
+                    state.order_intents[order["order_id"]] = intent_from_row(intent)
+            self.watch.load([Lock.from_row(r) for r in reader.rows("locks")],
+                            [LockLift.from_row(r) for r in reader.rows("lock_lifts")], now)
+
+    async def _record_config(self) -> None:
+        assert self.ledger is not None
+        body = json.dumps(settings_for_display(self.settings), sort_keys=True)
+        await self.ledger.write("config_versions", [
+            {"sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body}
+        ])
+
+    async def _start_servers(self) -> None:
+        s = self.settings
+        self.control = ControlServer(Path(resolved_control_socket(s)), {
+            "status": self._control_status, "locks": self._control_locks,
+            "halt": self._control_halt, "resume": self._control_resume,
+        })
+        await self.control.start()
+        if s.monitoring.metrics_port:
+            self.metrics_server = MetricsServer(self.metrics, self.health, s.monitoring.metrics_host,
+                                                s.monitoring.metrics_port)
+            await self.metrics_server.start()
+
+    # ------------------------------------------------------------------ tasks
+    def tasks(self) -> list[TaskSpec]:
+        specs = [
+            TaskSpec("market-poller", self._poll_markets),
+            TaskSpec("engine", self._run_engine),
+            TaskSpec("settlements", self._poll_settlements),
+            TaskSpec("watchdog", self._watchdog),
+        ]
+        if self.odds is not None:
+            specs.append(TaskSpec("odds-poller", self._run_odds))
+        return specs
+
+    async def _poll_markets(self) -> None:
+        assert self.engine is not None
+        while True:
+            await self.engine.refresh_markets()
+            self.new_data.set()
+            await asyncio.sleep(self.settings.engine.tick_seconds)
+
+    async def _run_engine(self) -> None:
+        assert self.engine is not None
+        while True:
+            await self.new_data.wait()
+            self.new_data.clear()
+            await self.engine.tick()
+            self.notifier.status(self._status_line())
+
+    async def _poll_settlements(self) -> None:
+        assert self.engine is not None
+        while True:
+            await self.engine.sync_settlements()
+            await asyncio.sleep(SETTLEMENT_EVERY_S)
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 only while ticks are healthy, so systemd restarts a hung daemon."""
+        interval = watchdog_interval_s() or 1.0
+        while True:
+            if self._ticks_healthy():
+                self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def _ticks_healthy(self) -> bool:
+        assert self.engine is not None
+        last = self.engine.state.last_tick_ns or self.started_ns
+        return time.time_ns() - last < max(10.0, 5 * self.settings.engine.tick_seconds) * 1e9
+
+    # ------------------------------------------------------------------ Service protocol
+    async def on_task_crashloop(self, name: str, error: BaseException) -> None:
+        assert self.watch is not None
+        self.metrics.task_restarts.labels(task=name).inc()
+        now = time.time_ns()
+        await self.watch.add_lock(
+            Lock.make("task_crashloop", "*", "HALTED", f"task {name} keeps dying: {error!r}", now), now
+        )
+
+    async def reload(self) -> None:
+        """SIGHUP: only reloadable fields change; an invalid config is refused, the old one stays."""
+        self.notifier.reloading()
+        try:
+            new = load_settings(self.config_path, overrides=self.overrides)
+        except ConfigError as exc:
+            log.error("reload_rejected", errors=[f"{p}: {m}" for p, m in exc.errors])
+            self.notifier.ready(self._status_line())
+            return
+        changed, needs_restart = reloadable_changes(self.settings, new)
+        if needs_restart:
+            log.warning("reload_needs_restart", fields=needs_restart)
+        if changed:
+            self._apply_reload(new)
+            log.info("reloaded", fields=sorted(changed))
+        self.notifier.ready(self._status_line())
+
+    def _apply_reload(self, new: Settings) -> None:
+        assert self.engine is not None and self.watch is not None
+        merged = self.settings.model_copy(update={
+            "risk": new.risk, "strategies": new.strategies, "logging": new.logging,
+            "engine": self.settings.engine.model_copy(update={"tick_seconds": new.engine.tick_seconds}),
+            "odds": self.settings.odds.model_copy(update={"poll_seconds": new.odds.poll_seconds}),
+        })
+        # Fields that need a restart keep their old values in risk (e.g. correlation groups).
+        limits = RiskLimits.from_settings(merged.risk, self.settings.fees)
+        limits = dataclasses.replace(limits, day_boundary_tz=self.watch.limits.day_boundary_tz)
+        self.settings = merged
+        self.engine.gate.limits = limits
+        self.watch.limits = limits
+        self.engine.strategies = self._strategies(limits)
+        configure_logging(merged.logging.level, merged.logging.format)
+
+    async def operator_resume(self) -> None:
+        """SIGUSR1: lift every lock, recorded as the signal's doing."""
+        assert self.watch is not None
+        now = time.time_ns()
+        await self.watch.lift(operator_resume(None, "SIGUSR1", "resume signal", now), now)
+
+    async def shutdown(self) -> None:
+        """Stop new orders, cancel resting ones (per config), flush the ledger, close."""
+        self.notifier.stopping()
+        if self.engine is not None:
+            self.engine.trading_enabled = False
+            if self.settings.supervisor.cancel_resting_on_stop:
+                cancelled = await self.engine.cancel_resting()
+                log.info("resting_orders_cancelled", count=cancelled)
+        for closer in (self.control, self.metrics_server):
+            if closer is not None:
+                await closer.stop()
+        if self.venue is not None:
+            await self.venue.close()
+        if self.ledger is not None:
+            await self.ledger.close()
+        log.info("daemon_stopped")
+
+    # ------------------------------------------------------------------ control handlers
+    async def _control_status(self, _fields: dict[str, Any]) -> dict[str, Any]:
+        assert self.engine is not None and self.watch is not None
+        now = time.time_ns()
+        last = self.engine.state.last_tick_ns
+        return {
+            "state": self.watch.state,
+            "last_tick_age_s": (now - last) / 1e9 if last else None,
+            "pnl_today": format_dollars(self.watch.pnl_today(now)),
+            "positions": [position_json(p) for p in self.engine.state.positions.values() if p.quantity],
+            "locks": [lock_json(lock) for lock in self.watch.active],
+            "markets": len(self.engine.board.tickers),
+            "mode": self.settings.mode, "dry_run": self.settings.dry_run,
+        }
+
+    async def _control_locks(self, _fields: dict[str, Any]) -> dict[str, Any]:
+        assert self.watch is not None
+        return {"locks": [lock_json(lock) for lock in self.watch.active]}
+
+    async def _control_halt(self, fields: dict[str, Any]) -> dict[str, Any]:
+        assert self.watch is not None
+        now = time.time_ns()
+        lock = await self.watch.add_lock(operator_halt(fields["reason"], fields.get("who") or "operator", now), now)
+        return {"lock_id": lock.lock_id}
+
+    async def _control_resume(self, fields: dict[str, Any]) -> dict[str, Any]:
+        assert self.watch is not None
+        now = time.time_ns()
+        lock_id = fields.get("lock_id")
+        if lock_id and lock_id not in {lock.lock_id for lock in self.watch.locks}:
+            raise ControlError(f"no lock {lock_id!r} (see `edgewarden locks`)")
+        await self.watch.lift(operator_resume(lock_id, fields.get("who") or "operator", fields["reason"], now), now)
+        return {"state": self.watch.state}
+
+    # ------------------------------------------------------------------ health
+    def health(self) -> dict[str, Any]:
+        now = time.time_ns()
+        engine, watch = self.engine, self.watch
+        last = engine.state.last_tick_ns if engine else 0
+        healthy = bool(engine and watch and self._ticks_healthy())
+        return {
+            "healthy": healthy,
+            "state": watch.state if watch else "STARTING",
+            "last_tick_age_s": (now - last) / 1e9 if last else None,
+            "feeds": self.venue.freshness(now) if self.venue else {},
+            "locks": [dataclasses.asdict(lock) for lock in (watch.active if watch else [])],
+            "reconciled": self.reconciled,
+        }
+
+    def _state_changed(self, state: str, active: list[Lock]) -> None:
+        self.metrics.set_trading_state(state)
+        self.metrics.locks_active.set(len(active))
+
+    def _status_line(self) -> str:
+        state = self.watch.state if self.watch else "STARTING"
+        ticks = self.engine.state.ticks if self.engine else 0
+        return f"trading {state}, {ticks} ticks"
+
+
+async def run_daemon(settings: Settings, config_path: Path | None, overrides: dict[str, Any],
+                     duration_s: float | None = None) -> int:
+    """Start, supervise until a signal (or ``duration_s``), stop; the process exit code."""
+    s = settings
+    daemon = Daemon(settings, config_path, overrides)
+    try:
+        await daemon.start()
+    except Exception as exc:
+        log.critical("start_failed", error=repr(exc))
+        await daemon.shutdown()
+        raise
+    supervisor = Supervisor(
+        daemon,
+        RestartPolicy(s.supervisor.restart_backoff_initial_seconds, s.supervisor.restart_backoff_max_seconds,
+                      s.supervisor.max_restarts_per_window, s.supervisor.restart_window_seconds),
+        s.supervisor.shutdown_timeout_seconds,
+    )
+    daemon.supervisor = supervisor
+    if duration_s:
+        asyncio.get_running_loop().call_later(duration_s, supervisor.request_stop)
+    return await supervisor.run()
+

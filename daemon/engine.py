@@ -1,0 +1,337 @@
+"""One tick: books → strategies → gate → write-ahead intents → venue → fills → ledger.
+
+The engine owns the order path and nothing else: lifecycle and signals are the
+supervisor's, wiring is the app's. Every proposal gets a gate verdict that becomes a
+``decisions`` row; every approved order is an ``order_intents`` row committed before its
+request leaves (DESIGN principles 1 and 2). Work inside a tick is either numpy/numba over
+all markets at once or an await on I/O, so the loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daemon.ledger import Ledger
+from daemon.ledger.rows import intent_row, order_row
+from daemon.ledger.trade_csv import TradeRow, append_trades
+from daemon.logs import get_logger
+from daemon.market_board import MarketBoard
+from daemon.risk_watch import RiskWatch
+from daemon.venues.base import Venue, VenueError
+from market.orders import Action, Fill, OrderIntent, Position, Side, TimeInForce
+from market.units import COUNT_SCALE
+from monitoring.metrics import Metrics
+from risk.gate import RiskGate
+from risk.reasons import Reason
+from strategies.base import SIDE_YES, Proposals, Strategy
+
+log = get_logger("edgewarden.engine")
+
+
+@dataclass
+class Sent:
+    intent: OrderIntent
+    slot: int
+    reserved: int
+    order_id: str | None = None
+
+
+@dataclass
+class EngineState:
+    positions: dict[str, Position] = field(default_factory=dict)
+    seen_fills: set[str] = field(default_factory=set)
+    settled: set[str] = field(default_factory=set)
+    order_intents: dict[str, OrderIntent] = field(default_factory=dict)
+    """order_id → intent, to join fills (which carry only order_id) to their decision."""
+    last_fill_ts_ns: int = 0
+    last_tick_ns: int = 0
+    ticks: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        venue: Venue,
+        gate: RiskGate,
+        ledger: Ledger,
+        board: MarketBoard,
+        watch: RiskWatch,
+        strategies: Sequence[Strategy],
+        metrics: Metrics,
+        data_dir: Path,
+        time_in_force: TimeInForce = TimeInForce.IOC,
+        book_sample_every: int = 10,
+        clock: Callable[[], int] = time.time_ns,
+        group_of: Callable[[str, str | None], int] | None = None,
+        fair_of: Callable[[Any, int], float] | None = None,
+        close_guard_ns: int = 2_000_000_000,
+    ) -> None:
+        self.venue = venue
+        self.gate = gate
+        self.ledger = ledger
+        self.board = board
+        self.watch = watch
+        self.strategies = list(strategies)
+        self.metrics = metrics
+        self.data_dir = data_dir
+        self.time_in_force = time_in_force
+        self.book_sample_every = max(1, book_sample_every)
+        self.clock = clock
+        self.group_of = group_of
+        """(ticker, event_ticker) → correlated group id, −1 for none (risk.correlation)."""
+        self.close_guard_ns = close_guard_ns
+        """Stop trading a market this long before its close time: an order in flight at the
+        close is rejected, and the last seconds' quotes are the least reliable."""
+        self.fair_of = fair_of
+        """(market, now) → external fair probability of YES, NaN when unknown (odds feed)."""
+        self.state = EngineState()
+        self.trading_enabled = True
+        """False once shutdown began: no new orders, whatever the gate says."""
+
+    # ------------------------------------------------------------------ market data
+    async def refresh_markets(self) -> int:
+        """Poll top of book for every open market (one paginated call) and the exchange status."""
+        now = self.clock()
+        try:
+            status = await self.venue.exchange_status()
+            markets = await self.venue.markets(status="open")
+        except VenueError as exc:
+            self._venue_error("refresh_markets", exc, now)
+            return 0
+        self.watch.inputs.trading_active = bool(status.trading_active)
+        sample = self.state.ticks % self.book_sample_every == 0
+        new_rows, snapshots = [], []
+        # A market missing from the open list has closed: nothing may trade on its last quote.
+        self.board.open[: len(self.board.tickers)] = False
+        for m in markets:
+            slot = self.gate.slots.get(m.ticker)
+            if slot is None:
+                slot = self.gate.register_market(m.ticker, self._group_of(m))
+                self.board.add(m.ticker, slot)
+                new_rows.append({"ts_ns": now, "ticker": m.ticker, "event_ticker": m.event_ticker,
+                                 "series_ticker": getattr(m, "series_ticker", None),
+                                 "status": m.status, "close_ts_ns": getattr(m, "close_time_ns", None),
+                                 "result": m.result or None})
+            # The book's age is the venue's own update time when it reports one: a feed that
+            # answers but has stopped changing is stale too.
+            book_ts = min(m.updated_ns, now) if m.updated_ns else now
+            tradable = m.is_open and (m.close_time_ns is None or m.close_time_ns - now > self.close_guard_ns)
+            self.board.update(slot, m.yes_bid or 0, m.yes_ask or 0, m.yes_bid_size or 0,
+                              m.yes_ask_size or 0, book_ts, tradable)
+            self.gate.update_book(slot, book_ts, self.board.spread(slot))
+            if self.fair_of is not None:
+                self.board.fair_yes[slot] = self.fair_of(m, now)
+            if sample:
+                snapshots.append({"ts_ns": now, "ticker": m.ticker, "yes_bid": m.yes_bid,
+                                  "yes_ask": m.yes_ask, "yes_bid_size": m.yes_bid_size,
+                                  "yes_ask_size": m.yes_ask_size})
+        if new_rows:
+            self.ledger.append("markets", new_rows)
+        if snapshots:
+            self.ledger.append("book_snapshots", snapshots)
+        self.metrics.markets.set(len(self.board.tickers))
+        self.metrics.feed_age.labels(feed="exchange").set(0)
+        return len(markets)
+
+    def _group_of(self, market: Any) -> int:
+        return self.group_of(market.ticker, market.event_ticker) if self.group_of else -1
+
+    # ------------------------------------------------------------------ the tick
+    async def tick(self) -> int:
+        """One decision round; returns the number of orders sent."""
+        started = time.perf_counter()
+        now = self.clock()
+        self.state.ticks += 1
+        await self.watch.evaluate(now, self._stale_books(now))
+        view = self.board.view()
+        parts = [(s.name, s.propose(view)) for s in self.strategies if s.enabled]
+        proposals = Proposals.concat([p for _, p in parts])
+        names = [name for name, p in parts for _ in range(len(p))]
+        sent = 0
+        if len(proposals) and self.trading_enabled:
+            sent = await self._decide_and_send(proposals, names, now)
+        fills = await self.sync_fills()
+        self.watch.record_scan(sent, fills)
+        self.state.last_tick_ns = self.clock()
+        self.metrics.ticks.inc()
+        self.metrics.tick_duration.observe(time.perf_counter() - started)
+        return sent
+
+    def _stale_books(self, now: int) -> dict[str, int]:
+        n = len(self.board.tickers)
+        old = np.flatnonzero(self.board.open[:n] & (now - self.board.book_ts[:n] > self.gate.limits.stale_book_ns))
+        return {self.board.tickers[i]: int(self.board.book_ts[i]) for i in old}
+
+    async def _decide_and_send(self, p: Proposals, names: list[str], now: int) -> int:
+        reserved_before = self.gate.reserved.copy()
+        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now)
+        decisions, to_send = [], []
+        for i in range(len(p)):
+            slot, count, reason = int(p.slot[i]), int(verdicts.count[i]), Reason(int(verdicts.reason[i]))
+            ticker = self.board.tickers[slot]
+            side = Side.YES if p.side[i] == SIDE_YES else Side.NO
+            intent = None
+            if count > 0:
+                intent = OrderIntent.create(ticker, side, Action.BUY, int(p.price[i]), count, names[i],
+                                            float(p.fair[i]), now, self.time_in_force)
+                added = int(self.gate.reserved[slot] - reserved_before[slot])
+                reserved_before[slot] = self.gate.reserved[slot]
+                to_send.append(Sent(intent, slot, added))
+            decisions.append({
+                "ts_ns": now, "client_order_id": intent.client_order_id if intent else None,
+                "ticker": ticker, "side": side.value, "action": "buy", "price": int(p.price[i]),
+                "proposed_count": int(p.size_cap[i]), "approved_count": count, "reason": reason.name,
+                "strategy": names[i], "fair_probability": float(p.fair[i]),
+            })
+            self.metrics.decisions.labels(reason=reason.name).inc()
+        self.ledger.append("decisions", decisions)
+        if not to_send:
+            return 0
+        # Write ahead: the intents are durable before any request leaves.
+        await self.ledger.write("order_intents", [intent_row(s.intent) for s in to_send])
+        await asyncio.gather(*(self._send(s, now) for s in to_send))
+        return len(to_send)
+
+    async def _send(self, sent: Sent, decided_ns: int) -> None:
+        intent = sent.intent
+        self.metrics.tick_to_order.observe((self.clock() - decided_ns) / 1e9)
+        try:
+            order = await self.venue.place_order(intent)
+        except VenueError as exc:
+            self._venue_error("place_order", exc, self.clock(), client_order_id=intent.client_order_id)
+            self.ledger.append("orders", [{"client_order_id": intent.client_order_id, "ticker": intent.ticker,
+                                           "status": "failed", "event": "failed", "error": str(exc)}])
+            self.metrics.order("failed")
+            self.gate.release(sent.slot, sent.reserved)
+            return
+        sent.order_id = order.order_id
+        self.state.order_intents[order.order_id] = intent
+        self.ledger.append("orders", [order_row(order, "placed")])
+        self.metrics.order(order.status.value if order.status.value in ("resting", "executed", "canceled") else "sent")
+        log.info("order_placed", client_order_id=intent.client_order_id, order_id=order.order_id,
+                 ticker=intent.ticker, side=intent.side.value, price=intent.price, count=intent.count,
+                 filled=order.fill_count, status=order.status.value)
+        if order.remaining_count == 0 or order.status.value != "resting":
+            self.gate.release(sent.slot, sent.reserved)
+
+    # ------------------------------------------------------------------ fills and settlements
+    async def sync_fills(self) -> int:
+        """New fills since the last seen: ledger (durable), CSV, positions, gate, metrics."""
+        try:
+            fills = await self.venue.fills(min_ts_ns=self.state.last_fill_ts_ns or None)
+        except VenueError as exc:
+            self._venue_error("fills", exc, self.clock())
+            return 0
+        new = [f for f in fills if f.fill_id not in self.state.seen_fills]
+        if not new:
+            return 0
+        new.sort(key=lambda f: (f.ts_ns, f.fill_id))
+        await self.ledger.write("fills", [self._fill_row(f) for f in new])
+        await asyncio.to_thread(append_trades, self.data_dir, [self._trade_row(f) for f in new])
+        for fill in new:
+            self._apply_fill(fill)
+        return len(new)
+
+    def _apply_fill(self, fill: Fill) -> None:
+        state = self.state
+        state.seen_fills.add(fill.fill_id)
+        state.last_fill_ts_ns = max(state.last_fill_ts_ns, fill.ts_ns)
+        before = state.positions.get(fill.ticker) or Position(fill.ticker)
+        after = before.apply(fill)
+        state.positions[fill.ticker] = after
+        self.watch.inputs.pnl_events.append((fill.ts_ns, after.realized_pnl - before.realized_pnl))
+        slot = self.gate.slots.get(fill.ticker)
+        if slot is not None:
+            self.gate.set_position(slot, after.quantity, after.cost)
+        intent = state.order_intents.get(fill.order_id)
+        if intent is not None:
+            slippage = (fill.price - intent.price) / intent.price * 10_000
+            self.watch.inputs.slippage_bps.append(slippage)
+            self.metrics.slippage.observe(slippage)
+        self.metrics.fill(fill.side.value, fill.is_taker, fill.count / COUNT_SCALE, fill.fee / 10_000)
+        self.metrics.exposure.set(sum(p.cost for p in state.positions.values()) / 10_000)
+
+    def _fill_row(self, fill: Fill) -> dict[str, Any]:
+        intent = self.state.order_intents.get(fill.order_id)
+        return {
+            "ts_ns": self.clock(), "fill_id": fill.fill_id, "order_id": fill.order_id,
+            "client_order_id": intent.client_order_id if intent else fill.client_order_id,
+            "ticker": fill.ticker, "side": fill.side.value, "action": fill.action.value,
+            "count": fill.count, "price": fill.price, "is_taker": fill.is_taker, "fee": fill.fee,
+            "strategy": intent.strategy if intent else None,
+            "decision_price": intent.price if intent else None, "venue_ts_ns": fill.ts_ns,
+        }
+
+    def _trade_row(self, fill: Fill) -> TradeRow:
+        intent = self.state.order_intents.get(fill.order_id)
+        return TradeRow(fill.ts_ns, fill.fill_id, fill.order_id,
+                        intent.client_order_id if intent else (fill.client_order_id or ""),
+                        fill.ticker, fill.side, fill.action, fill.count, fill.price, fill.fee,
+                        fill.is_taker, intent.strategy if intent else "")
+
+    async def sync_settlements(self) -> int:
+        """Markets that settled while we held them: payout, P&L, loss streak."""
+        try:
+            settlements = await self.venue.settlements()
+        except VenueError as exc:
+            self._venue_error("settlements", exc, self.clock())
+            return 0
+        rows = []
+        for s in settlements:
+            if s.ticker in self.state.settled or s.result not in (Side.YES, Side.NO):
+                continue
+            position = self.state.positions.get(s.ticker) or Position(s.ticker)
+            flat, payout = position.settle(s.result)
+            self.state.positions[s.ticker] = flat
+            self.state.settled.add(s.ticker)
+            ts = s.ts_ns or self.clock()
+            self.watch.inputs.pnl_events.append((ts, flat.realized_pnl - position.realized_pnl))
+            self.watch.inputs.settled_pnl.append(flat.realized_pnl)
+            slot = self.gate.slots.get(s.ticker)
+            if slot is not None:
+                self.gate.set_position(slot, 0, 0)
+            rows.append({"ts_ns": self.clock(), "ticker": s.ticker, "result": s.result.value,
+                         "payout": payout, "fee": 0, "venue_ts_ns": ts})
+        if rows:
+            await self.ledger.write("settlements", rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------ shutdown
+    async def cancel_resting(self) -> int:
+        """Cancel every resting order (shutdown, halt); returns how many were cancelled."""
+        try:
+            resting = await self.venue.orders(status="resting")
+        except VenueError as exc:
+            self._venue_error("orders", exc, self.clock())
+            return 0
+        cancelled = 0
+        for order in resting:
+            try:
+                answer = await self.venue.cancel_order(order.order_id)
+            except VenueError as exc:
+                self._venue_error("cancel_order", exc, self.clock(), client_order_id=order.client_order_id)
+                continue
+            self.ledger.append("orders", [order_row(answer, "canceled")])
+            cancelled += 1
+        return cancelled
+
+    def _venue_error(self, call: str, exc: Exception, now: int, **context: Any) -> None:
+        self.watch.record_error(now)
+        kind = getattr(exc, "kind", None) or _kind_of(exc)
+        self.metrics.api_error("exchange", kind)
+        log.error("venue_error", call=call, error=str(exc), kind=kind, **context)
+
+
+def _kind_of(exc: Exception) -> str:
+    name = type(exc).__name__
+    return {
+        "RateLimited": "rate_limited", "Unavailable": "unavailable", "Rejected": "rejected",
+        "AuthFailed": "auth_failed", "BadResponse": "bad_response",
+    }.get(name, "other")

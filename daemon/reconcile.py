@@ -1,0 +1,83 @@
+"""Start-up reconciliation: the ledger and the venue must tell the same story before we trade.
+
+1. Intents written ahead but never answered (a crash between write and send, or a lost
+   answer) are looked up by client_order_id: found → the order is recorded; not found →
+   recorded as never sent. They are never re-sent: a new decision makes a new id.
+2. Fills the venue has and the ledger lacks are pulled in.
+3. Positions derived from the ledger must equal the venue's. If not, or if the venue cannot
+   be asked, trading is refused (a HALTED lock) with the reason — fail closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from daemon.ledger import Ledger, LedgerReader
+from daemon.ledger.rows import intent_from_row, order_row
+from daemon.logs import get_logger
+from daemon.venues.base import VenueError
+from market.orders import OrderIntent
+
+if TYPE_CHECKING:
+    from daemon.engine import Engine
+
+log = get_logger("edgewarden.reconcile")
+
+
+@dataclass
+class ReconcileReport:
+    ok: bool = True
+    reason: str = ""
+    found_orders: int = 0
+    never_sent: int = 0
+    new_fills: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+
+async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
+    report = ReconcileReport()
+    await ledger.flush()
+    pending = await asyncio.to_thread(_pending_intents, ledger)
+    try:
+        for intent in pending:
+            coid, ticker = intent.client_order_id, intent.ticker
+            order = await engine.venue.order_by_client_id(coid)
+            if order is None:
+                report.never_sent += 1
+                ledger.append("orders", [{"client_order_id": coid, "ticker": ticker, "status": "failed",
+                                          "event": "not_sent", "error": "not found at the venue on start-up"}])
+                continue
+            report.found_orders += 1
+            engine.state.order_intents[order.order_id] = intent
+            ledger.append("orders", [order_row(order, "reconciled")])
+        report.new_fills = await engine.sync_fills()
+        venue_positions = {p.ticker: p.quantity for p in await engine.venue.positions() if p.quantity}
+    except VenueError as exc:
+        report.ok = False
+        report.reason = f"cannot reconcile with the venue: {exc}"
+        log.critical("reconcile_failed", reason=report.reason)
+        return report
+    ours = {t: p.quantity for t, p in engine.state.positions.items() if p.quantity}
+    for ticker in sorted(set(ours) | set(venue_positions)):
+        if ours.get(ticker, 0) != venue_positions.get(ticker, 0):
+            report.mismatches.append(f"{ticker}: ledger {ours.get(ticker, 0)} vs venue {venue_positions.get(ticker, 0)}")
+    if report.mismatches:
+        report.ok = False
+        report.reason = "positions differ from the venue: " + "; ".join(report.mismatches[:10])
+        log.critical("reconcile_mismatch", mismatches=report.mismatches)
+    for ticker, quantity in ours.items():
+        slot = engine.gate.slots.get(ticker)
+        if slot is not None:
+            engine.gate.set_position(slot, quantity, engine.state.positions[ticker].cost)
+    log.info("reconciled", ok=report.ok, found_orders=report.found_orders,
+             never_sent=report.never_sent, new_fills=report.new_fills)
+    return report
+
+
+def _pending_intents(ledger: Ledger) -> list[OrderIntent]:
+    with LedgerReader(ledger.path) as reader:
+        answered = {r[0] for r in reader.conn.execute("SELECT DISTINCT client_order_id FROM orders")}
+        return [intent_from_row(r) for r in reader.rows("order_intents")
+                if r["client_order_id"] not in answered]

@@ -1,0 +1,149 @@
+"""The daemon end to end, as a real subprocess against the built-in exchange on loopback."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from daemon.ledger.trade_csv import read_trade_csv
+from tests.integration.daemon_harness import Daemon, SimExchangeProcess, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def ledger(daemon: Daemon) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{daemon.data_dir / 'edgewarden.sqlite'}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def count(daemon: Daemon, table: str, where: str = "1") -> int:
+    with ledger(daemon) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0]
+
+
+def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, write_config(tmp_path), "--duration", "25")
+    daemon.wait_event("daemon_ready")
+    daemon.wait_for(lambda: count(daemon, "fills") >= 3, 40, "three fills")
+    families = {f.name: f for f in text_string_to_metric_families(daemon.metrics_text())}
+    assert "edgewarden_ticks" in families and "edgewarden_decisions" in families
+    assert daemon.health()["state"] == "ACTIVE"
+    assert daemon.proc.wait(60) == 0, daemon.tail()
+    with ledger(daemon) as conn:
+        fills = {r["fill_id"]: r for r in conn.execute("SELECT * FROM fills")}
+        intents = {r["client_order_id"] for r in conn.execute("SELECT client_order_id FROM order_intents")}
+        answered = {r["client_order_id"] for r in conn.execute("SELECT client_order_id FROM orders")}
+        decisions = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    rows = [row for path in sorted(daemon.data_dir.glob("trades-*.csv")) for row in read_trade_csv(path)]
+    assert sorted(r.fill_id for r in rows) == sorted(fills)
+    for row in rows:
+        fill = fills[row.fill_id]
+        assert (row.ticker, row.side.value, row.count, row.price, row.fee) == (
+            fill["ticker"], fill["side"], fill["count"], fill["price"], fill["fee"])
+    assert intents <= answered  # every intent written ahead got an answer recorded
+    assert decisions >= len(intents) > 0
+
+
+def test_sigterm_exits_zero_and_leaves_no_resting_orders(tmp_path: Path) -> None:
+    with SimExchangeProcess(tmp_path) as sim:
+        config = write_config(tmp_path)
+        config.write_text(config.read_text().replace(
+            "[engine]\n", '[engine]\norder_time_in_force = "good_till_canceled"\n'))
+        daemon = Daemon(tmp_path, config, env=sim.env())
+        daemon.wait_event("daemon_ready")
+        daemon.wait_for(lambda: count(daemon, "orders", "status = 'resting'") >= 1, 40, "a resting order")
+        assert daemon.stop() == 0, daemon.tail()
+        names = [e.get("event") for e in daemon.events()]
+        assert "resting_orders_cancelled" in names and names[-1] == "daemon_stopped"
+        assert sim.resting_orders() == []
+        with ledger(daemon) as conn:
+            intents = {r[0] for r in conn.execute("SELECT client_order_id FROM order_intents")}
+            answered = {r[0] for r in conn.execute("SELECT client_order_id FROM orders")}
+        assert intents <= answered  # the ledger is consistent: no intent without its answer
+
+
+def test_sighup_reloads_a_good_config_and_rejects_a_bad_one(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    daemon = Daemon(tmp_path, config)
+    daemon.wait_event("daemon_ready")
+    config.write_text(config.read_text().replace("min_edge = 0.02", "min_edge = 0.05"))
+    daemon.signal(signal.SIGHUP)
+    reloaded = daemon.wait_event("reloaded")
+    assert "risk.min_edge" in reloaded["fields"]
+    config.write_text(config.read_text().replace("min_edge = 0.05", "min_edge = 7"))
+    daemon.signal(signal.SIGHUP)
+    rejected = daemon.wait_event("reload_rejected")
+    assert any("risk.min_edge" in e for e in rejected["errors"])
+    assert daemon.proc.poll() is None  # still running on the old config
+    assert daemon.stop() == 0
+
+
+WRAPPER_FLAKY_TASK = """
+import sys
+from daemon.engine import Engine
+original = Engine.sync_settlements
+calls = {"n": 0}
+async def flaky(self):
+    calls["n"] += 1
+    if calls["n"] <= 2:
+        raise RuntimeError(f"injected failure {calls['n']}")
+    return await original(self)
+Engine.sync_settlements = flaky
+from daemon.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_task_that_raises_is_restarted(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, write_config(tmp_path), wrapper=WRAPPER_FLAKY_TASK)
+    daemon.wait_event("daemon_ready")
+    daemon.wait_for(lambda: sum(e.get("event") == "task_died" for e in daemon.events()) >= 2, 30, "two deaths")
+    died = [e for e in daemon.events() if e.get("event") == "task_died"]
+    assert all(e["task"] == "settlements" and "injected failure" in e["error"] for e in died)
+    time.sleep(2)
+    assert daemon.proc.poll() is None and daemon.health()["state"] == "ACTIVE"
+    assert daemon.stop() == 0
+
+
+def test_frozen_books_lock_the_stale_markets_and_stop_their_orders(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "")
+    config.write_text(config.read_text().replace("stale_book_seconds = 5", "stale_book_seconds = 1")
+                      + "\n[venue.sim.faults]\nfrozen_books = true\n")
+    daemon = Daemon(tmp_path, config)
+    daemon.wait_event("daemon_ready")
+    daemon.wait_for(lambda: count(daemon, "locks", "rule = 'stale_book'") >= 3, 30, "stale-book locks")
+    time.sleep(1.5)
+    with ledger(daemon) as conn:
+        first_lock = {r["scope"]: r["ts_ns"] for r in conn.execute("SELECT scope, ts_ns FROM locks WHERE rule = 'stale_book'")}
+        late = [r for r in conn.execute("SELECT ticker, ts_ns FROM order_intents")
+                if r["ticker"] in first_lock and r["ts_ns"] > first_lock[r["ticker"]]]
+        refused = conn.execute("SELECT DISTINCT reason FROM decisions WHERE ticker IN ({})".format(",".join("?" * len(first_lock))), tuple(first_lock)).fetchall()
+    assert late == []
+    assert {r[0] for r in refused} & {"MARKET_LOCKED", "STALE_BOOK"}
+    assert daemon.stop() == 0
+
+
+def test_kill_9_then_restart_reconciles_without_duplicate_orders(tmp_path: Path) -> None:
+    with SimExchangeProcess(tmp_path) as sim:
+        config = write_config(tmp_path)
+        first = Daemon(tmp_path, config, env=sim.env())
+        first.wait_event("daemon_ready")
+        first.wait_for(lambda: count(first, "fills") >= 2, 40, "fills before the kill")
+        first.kill()
+        second = Daemon(tmp_path, config, env=sim.env())
+        ready = second.wait_event("daemon_ready")
+        assert ready["reconciled"] is True, second.tail()
+        time.sleep(3)
+        assert second.health()["state"] == "ACTIVE"
+        assert second.stop() == 0
+        with ledger(second) as conn:
+            intents = [r[0] for r in conn.execute("SELECT client_order_id FROM order_intents")]
+        at_exchange = [o.client_order_id for o in sim.all_orders()]
+        assert len(at_exchange) == len(set(at_exchange)), "an intent became two orders"
+        assert set(at_exchange) <= set(intents)  # nothing reached the exchange without an intent
