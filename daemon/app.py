@@ -78,6 +78,7 @@ class Daemon:
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
         self.reconciled = False
+        self.stopping = False
         self.started_ns = time.time_ns()
 
     # ------------------------------------------------------------------ start-up
@@ -95,7 +96,7 @@ class Daemon:
             self.venue.venue, gate, self.ledger, board, self.watch, self._strategies(limits),
             self.metrics, self.data_dir, TimeInForce(s.engine.order_time_in_force),
             s.engine.book_sample_every_ticks, group_of=group_resolver(s.risk.correlation_groups),
-            fair_of=self._fair_of,
+            fair_of=self._fair_of, max_in_flight=max(1, int(s.venue.kalshi.writes_per_second)),
         )
         self.odds = self._odds_poller()
         await asyncio.to_thread(self._rebuild_from_ledger)
@@ -231,7 +232,8 @@ class Daemon:
             await self.new_data.wait()
             self.new_data.clear()
             await self.engine.tick()
-            self.notifier.status(self._status_line())
+            if not self.stopping:
+                self.notifier.status(self._status_line())
 
     async def _poll_settlements(self) -> None:
         assert self.engine is not None
@@ -243,7 +245,7 @@ class Daemon:
         """WATCHDOG=1 only while ticks are healthy, so systemd restarts a hung daemon."""
         interval = watchdog_interval_s() or 1.0
         while True:
-            if self._ticks_healthy():
+            if self._ticks_healthy() and not self.stopping:
                 self.notifier.watchdog()
             await asyncio.sleep(interval)
 
@@ -302,12 +304,18 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Stop new orders, cancel resting ones (per config), flush the ledger, close."""
+        self.stopping = True
         self.notifier.stopping()
         if self.engine is not None:
             self.engine.trading_enabled = False
+            left = await self.engine.drain(self.settings.supervisor.shutdown_timeout_seconds / 2)
+            if left:
+                log.error("orders_in_flight_at_stop", count=left)
             if self.settings.supervisor.cancel_resting_on_stop:
                 cancelled = await self.engine.cancel_resting()
                 log.info("resting_orders_cancelled", count=cancelled)
+        if self.odds is not None:
+            await self.odds.close()
         for closer in (self.control, self.metrics_server):
             if closer is not None:
                 await closer.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ class Sent:
     slot: int
     reserved: int
     order_id: str | None = None
+    unseen_fills: int = 0
+    """Contracts the venue says filled that sync_fills has not seen yet."""
 
 
 @dataclass
@@ -49,9 +52,13 @@ class EngineState:
     seen_fills: set[str] = field(default_factory=set)
     settled: set[str] = field(default_factory=set)
     order_intents: dict[str, OrderIntent] = field(default_factory=dict)
+    awaiting_fills: dict[str, Sent] = field(default_factory=dict)
+    """order_id → its reservation, held until its fills are in the positions."""
     """order_id → intent, to join fills (which carry only order_id) to their decision."""
     last_fill_ts_ns: int = 0
     last_tick_ns: int = 0
+    book_ready_ns: int = 0
+    """When the latest books became available (end of the last refresh)."""
     ticks: int = 0
 
 
@@ -72,6 +79,7 @@ class Engine:
         group_of: Callable[[str, str | None], int] | None = None,
         fair_of: Callable[[Any, int], float] | None = None,
         close_guard_ns: int = 2_000_000_000,
+        max_in_flight: int = 10,
     ) -> None:
         self.venue = venue
         self.gate = gate
@@ -86,6 +94,9 @@ class Engine:
         self.clock = clock
         self.group_of = group_of
         """(ticker, event_ticker) → correlated group id, −1 for none (risk.correlation)."""
+        self.max_in_flight = max_in_flight
+        """Orders awaiting the venue's answer at most; more would queue behind the write rate
+        limit and reach the exchange late, at prices decided seconds earlier."""
         self.close_guard_ns = close_guard_ns
         """Stop trading a market this long before its close time: an order in flight at the
         close is rejected, and the last seconds' quotes are the least reliable."""
@@ -94,6 +105,7 @@ class Engine:
         self.state = EngineState()
         self.trading_enabled = True
         """False once shutdown began: no new orders, whatever the gate says."""
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ market data
     async def refresh_markets(self) -> int:
@@ -138,6 +150,7 @@ class Engine:
             self.ledger.append("book_snapshots", snapshots)
         self.metrics.markets.set(len(self.board.tickers))
         self.metrics.feed_age.labels(feed="exchange").set(0)
+        self.state.book_ready_ns = self.clock()
         return len(markets)
 
     def _group_of(self, market: Any) -> int:
@@ -170,38 +183,63 @@ class Engine:
         return {self.board.tickers[i]: int(self.board.book_ts[i]) for i in old}
 
     async def _decide_and_send(self, p: Proposals, names: list[str], now: int) -> int:
-        reserved_before = self.gate.reserved.copy()
         verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now)
-        decisions, to_send = [], []
-        for i in range(len(p)):
-            slot, count, reason = int(p.slot[i]), int(verdicts.count[i]), Reason(int(verdicts.reason[i]))
-            ticker = self.board.tickers[slot]
-            side = Side.YES if p.side[i] == SIDE_YES else Side.NO
-            intent = None
-            if count > 0:
-                intent = OrderIntent.create(ticker, side, Action.BUY, int(p.price[i]), count, names[i],
-                                            float(p.fair[i]), now, self.time_in_force)
-                added = int(self.gate.reserved[slot] - reserved_before[slot])
-                reserved_before[slot] = self.gate.reserved[slot]
-                to_send.append(Sent(intent, slot, added))
-            decisions.append({
-                "ts_ns": now, "client_order_id": intent.client_order_id if intent else None,
-                "ticker": ticker, "side": side.value, "action": "buy", "price": int(p.price[i]),
-                "proposed_count": int(p.size_cap[i]), "approved_count": count, "reason": reason.name,
-                "strategy": names[i], "fair_probability": float(p.fair[i]),
-            })
-            self.metrics.decisions.labels(reason=reason.name).inc()
-        self.ledger.append("decisions", decisions)
-        if not to_send:
-            return 0
-        # Write ahead: the intents are durable before any request leaves.
-        await self.ledger.write("order_intents", [intent_row(s.intent) for s in to_send])
-        await asyncio.gather(*(self._send(s, now) for s in to_send))
+        sides = [Side.YES if side == SIDE_YES else Side.NO for side in p.side.tolist()]
+        approved = np.flatnonzero(verdicts.count > 0)
+        room = max(0, self.max_in_flight - len(self._in_flight))
+        if len(approved) > room:
+            # Best edge first; the rest give their reservation back and say why.
+            edge = (p.fair - p.price / 10_000)[approved]
+            ranked = approved[np.argsort(-edge, kind="stable")]
+            approved, throttled = np.sort(ranked[:room]), ranked[room:]
+            for i in throttled.tolist():
+                self.gate.release(int(p.slot[i]), int(verdicts.reserved[i]))
+                verdicts.count[i], verdicts.reason[i] = 0, Reason.THROTTLED
+        to_send = []
+        for i in approved.tolist():
+            slot = int(p.slot[i])
+            intent = OrderIntent.create(self.board.tickers[slot], sides[i], Action.BUY, int(p.price[i]),
+                                        int(verdicts.count[i]), names[i], float(p.fair[i]), now,
+                                        self.time_in_force)
+            to_send.append((i, Sent(intent, slot, int(verdicts.reserved[i]))))
+        if to_send:
+            # Write ahead: the intents are durable before any request leaves.
+            await self.ledger.write("order_intents", [intent_row(s.intent) for _, s in to_send])
+            self._start_sends([s for _, s in to_send], now)
+        # Bookkeeping after the orders are on their way: every verdict is a ledger row.
+        coids = {i: s.intent.client_order_id for i, s in to_send}
+        reasons = [Reason(r).name for r in verdicts.reason.tolist()]
+        self.ledger.append("decisions", [
+            {"ts_ns": now, "client_order_id": coids.get(i), "ticker": self.board.tickers[slot],
+             "side": sides[i].value, "action": "buy", "price": price, "proposed_count": cap,
+             "approved_count": count, "reason": reasons[i], "strategy": names[i], "fair_probability": fair}
+            for i, (slot, price, cap, count, fair) in enumerate(zip(
+                p.slot.tolist(), p.price.tolist(), p.size_cap.tolist(), verdicts.count.tolist(),
+                p.fair.tolist(), strict=True))
+        ])
+        for name, n in Counter(reasons).items():
+            self.metrics.decisions.labels(reason=name).inc(n)
         return len(to_send)
+
+    def _start_sends(self, to_send: list[Sent], now: int) -> None:
+        # Requests go out as tasks: the tick does not wait for answers (a rate-limited burst
+        # of orders would hold back the next look at the books). Their exposure stays
+        # reserved in the gate until the answer, and until their fills are in the positions.
+        for sent in to_send:
+            task = asyncio.get_running_loop().create_task(self._send(sent, now))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def drain(self, timeout_s: float) -> int:
+        """Wait for order requests still in flight (shutdown); returns how many were left."""
+        pending = list(self._in_flight)
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        return sum(not t.done() for t in pending)
 
     async def _send(self, sent: Sent, decided_ns: int) -> None:
         intent = sent.intent
-        self.metrics.tick_to_order.observe((self.clock() - decided_ns) / 1e9)
+        self.metrics.tick_to_order.observe((self.clock() - (self.state.book_ready_ns or decided_ns)) / 1e9)
         try:
             order = await self.venue.place_order(intent)
         except VenueError as exc:
@@ -219,7 +257,11 @@ class Engine:
                  ticker=intent.ticker, side=intent.side.value, price=intent.price, count=intent.count,
                  filled=order.fill_count, status=order.status.value)
         if order.remaining_count == 0 or order.status.value != "resting":
-            self.gate.release(sent.slot, sent.reserved)
+            if order.fill_count == 0:
+                self.gate.release(sent.slot, sent.reserved)
+            else:
+                sent.unseen_fills = order.fill_count
+                self.state.awaiting_fills[order.order_id] = sent
 
     # ------------------------------------------------------------------ fills and settlements
     async def sync_fills(self) -> int:
@@ -250,6 +292,12 @@ class Engine:
         slot = self.gate.slots.get(fill.ticker)
         if slot is not None:
             self.gate.set_position(slot, after.quantity, after.cost)
+        waiting = state.awaiting_fills.get(fill.order_id)
+        if waiting is not None:
+            waiting.unseen_fills -= fill.count
+            if waiting.unseen_fills <= 0:
+                del state.awaiting_fills[fill.order_id]
+                self.gate.release(waiting.slot, waiting.reserved)
         intent = state.order_intents.get(fill.order_id)
         if intent is not None:
             slippage = (fill.price - intent.price) / intent.price * 10_000

@@ -35,6 +35,7 @@ class RiskInputs:
     slippage_bps: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     error_times: deque[int] = field(default_factory=lambda: deque(maxlen=10_000))
     scans_without_fill: int = 0
+    orders_since_fill: int = 0
     trading_active: bool = True
     group_exposure: dict[str, int] = field(default_factory=dict)
 
@@ -96,9 +97,13 @@ class RiskWatch:
         self.inputs.error_times.append(now_ns)
 
     def record_scan(self, orders_sent: int, fills: int) -> None:
+        """Count scans since orders went out without a single fill coming back."""
         if fills:
             self.inputs.scans_without_fill = 0
-        elif orders_sent:
+            self.inputs.orders_since_fill = 0
+            return
+        self.inputs.orders_since_fill += orders_sent
+        if self.inputs.orders_since_fill:
             self.inputs.scans_without_fill += 1
 
     def pnl_today(self, now_ns: int) -> int:

@@ -21,6 +21,8 @@ STATE_CODES = {"ACTIVE": k.ACTIVE, "REDUCING": k.REDUCING, "HALTED": k.HALTED}
 class Verdicts:
     count: np.ndarray
     reason: np.ndarray
+    reserved: np.ndarray
+    """Exposure (money units) each approval reserved; release it when the order is done."""
 
     def reasons(self) -> list[Reason]:
         return [Reason(int(r)) for r in self.reason]
@@ -122,9 +124,10 @@ class RiskGate:
         n = len(slots)
         count = np.zeros(n, np.int64)
         reason = np.zeros(n, np.int64)
+        reserved = np.zeros(n, np.int64)
         k.decide_batch(
             slots.astype(np.int64, copy=False), sides.astype(np.int64, copy=False),
             prices.astype(np.int64, copy=False), fairs.astype(np.float64, copy=False),
-            size_caps.astype(np.int64, copy=False), now_ns, *self._args(), count, reason,
+            size_caps.astype(np.int64, copy=False), now_ns, *self._args(), count, reason, reserved,
         )
-        return Verdicts(count, reason)
+        return Verdicts(count, reason, reserved)

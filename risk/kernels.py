@@ -132,8 +132,11 @@ def decide_batch(
     position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
     trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, out_count, out_reason,
+    out_reserved,
 ):
+    """``decide_one`` over a batch; ``out_reserved`` gets the exposure each approval reserved."""
     for i in range(slots.shape[0]):
+        before = total[0]
         count, reason = decide_one(
             slots[i], sides[i], prices[i], fairs[i], size_caps[i], now_ns,
             position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
@@ -142,6 +145,7 @@ def decide_batch(
         )
         out_count[i] = count
         out_reason[i] = reason
+        out_reserved[i] = total[0] - before
 
 
 @njit(cache=True, nogil=True)

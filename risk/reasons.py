@@ -23,6 +23,7 @@ class Reason(IntEnum):
     GROUP_CAP = 10  # the correlated group's exposure cap is already used up
     TOTAL_CAP = 11  # the total exposure cap is already used up
     BAD_PROPOSAL = 12  # price outside 1..9999, unknown side or slot, fair not in (0, 1)
+    THROTTLED = 13  # within every limit, but the venue's order rate is used up (engine: too many orders in flight)
     SHRUNK_LIQUIDITY = 20  # approved, smaller: the book offers less at this price
     SHRUNK_MAX_ORDER = 21  # approved, smaller: max_order_contracts
     SHRUNK_POSITION_CAP = 22  # approved, smaller: per-position exposure cap

@@ -200,6 +200,9 @@ async def test_trade_round_trip_with_fees_to_the_cent(client: KalshiClient, sim:
     (position,) = await client.positions()
     assert (position.ticker, position.quantity, position.fees_paid) == (game.ticker, count, fee)
     assert await client.balance() == start - count * ask.price // 100 - fee
+    traded = await client.market(game.ticker)
+    assert (traded.last_price, traded.volume) == (ask.price, sim.engine.books[game.ticker].volume)
+    assert traded.volume >= count
 
     # A resting GTC order below the bid, found by id and by client_order_id, then canceled.
     bid = book.best_bid(Side.YES).price
@@ -236,6 +239,10 @@ async def test_sell_held_contracts_and_rejections(client: KalshiClient, sim: Sim
     with pytest.raises(Rejected) as caught:
         await client.place_order(buy(game.ticker, Side.YES, 5_050, 100, ts=5))  # 50.5¢
     assert caught.value.code == "invalid_price"  # the sim's markets are on the one-cent tick
+    with pytest.raises(Rejected) as caught:  # flat: a reduce-only order has nothing to reduce
+        await client.place_order(OrderIntent.create(game.ticker, Side.YES, Action.BUY, 500, 100, "t",
+                                                    0.5, 6, reduce_only=True))
+    assert caught.value.code == "reduce_only_violation"
 
 
 async def test_duplicate_client_order_id_resolves_to_the_one_order(client: KalshiClient,
@@ -316,6 +323,30 @@ async def test_rate_limit_bursts_are_waited_out(client: KalshiClient, sim: SimEx
     assert client.rate_waits["retry"] == len(sleeps.waits)
 
 
+async def test_rate_limited_orders_are_resent_once_each(client: KalshiClient, sim: SimExchange,
+                                                       sleeps: Recorder) -> None:
+    sim.faults.rate_limit_burst_every = 2
+    game = sim.world.open_games()[3]
+    intents = [buy(game.ticker, Side.NO, 100 + 100 * i, 100, TimeInForce.GTC, ts=i) for i in range(4)]
+    placed = [await client.place_order(i) for i in intents]
+    assert 1.0 in sleeps.waits
+    for intent, order in zip(intents, placed, strict=True):
+        assert [o.order_id for o in user_orders(sim, intent.client_order_id)] == [order.order_id]
+
+
+async def test_concurrent_orders_all_land_once(client: KalshiClient, sim: SimExchange) -> None:
+    game = sim.world.open_games()[4]
+    intents = [buy(game.ticker, Side.YES, 100 * (1 + i % 5), 100, TimeInForce.GTC, ts=i) for i in range(20)]
+    placed = await asyncio.gather(*(client.place_order(i) for i in intents))
+    assert len({o.order_id for o in placed}) == 20
+    resting = await client.orders(ticker=game.ticker, status=OrderStatus.RESTING)
+    assert sorted(o.order_id for o in resting) == sorted(o.order_id for o in placed)
+    reserved = sim.engine.accounts[USER].reserved
+    assert reserved > 0 and await client.balance() == sim.starting_balance  # held back, not spent
+    await asyncio.gather(*(client.cancel_order(o.order_id) for o in placed))
+    assert sim.engine.accounts[USER].reserved == 0
+
+
 async def test_5xx_are_retried_with_backoff(client: KalshiClient, sim: SimExchange, sleeps: Recorder) -> None:
     sim.faults.error_5xx_rate = 0.5
     markets = [await client.market(g.ticker) for g in sim.world.open_games()]
@@ -331,6 +362,14 @@ async def test_timeouts_become_unavailable(sim: SimExchange, clock: Clock, sleep
         with pytest.raises(Unavailable, match="no answer"):
             await c.exchange_status()
     assert len(sleeps.waits) == 1
+
+
+async def test_latency_longer_than_the_timeout_is_unavailable(sim: SimExchange, clock: Clock,
+                                                               sleeps: Recorder) -> None:
+    sim.faults.latency_ms = 2_000
+    async with make_client(sim, clock, sleeps, timeout_s=0.05, max_retries=0) as c:
+        with pytest.raises(Unavailable):
+            await c.exchange_status()
 
 
 async def test_malformed_bodies_are_bad_responses(client: KalshiClient, sim: SimExchange) -> None:

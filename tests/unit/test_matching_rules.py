@@ -183,3 +183,18 @@ def test_money_conserved_and_never_overdrawn_at_every_step(flow, result, balance
     e.settle("T", result, 10**6)
     assert sum(a.balance for a in e.accounts.values()) + e.fees_collected == total
     assert _collateral(e) == 0
+
+
+def test_reduce_only_orders_may_only_shrink_a_position() -> None:
+    e = engine()
+    e.submit("a", "a1", "T", NO, BUY, 4_000, 3 * C, GTC, False, 1)
+    e.submit("me", "m1", "T", YES, BUY, 6_000, 3 * C, IOC, False, 2)  # hold 3 YES
+    with pytest.raises(SimReject) as caught:
+        e.submit("me", "m2", "T", YES, BUY, 6_000, C, GTC, False, 3, reduce_only=True)
+    assert caught.value.code == "reduce_only_violation"
+    with pytest.raises(SimReject):
+        e.submit("me", "m3", "T", YES, SELL, 5_000, 4 * C, GTC, False, 4, reduce_only=True)  # > held
+    e.submit("b", "b1", "T", YES, BUY, 5_000, 2 * C, GTC, False, 5)
+    sold = e.submit("me", "m4", "T", YES, SELL, 5_000, 2 * C, IOC, False, 6, reduce_only=True)
+    assert sold.fill_count == 2 * C and e.accounts["me"].quantity("T") == C
+    e.submit("me", "m5", "T", NO, BUY, 1_000, C, GTC, False, 7, reduce_only=True)  # buying NO nets YES

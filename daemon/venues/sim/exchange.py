@@ -219,7 +219,9 @@ class SimExchange:
 
     async def list_markets(self, request: web.Request) -> web.Response:
         q = request.query
-        games = [g for g in self.world.games if fmt.status_matches(g.status, q.get("status"))]
+        # The usual call (status=open) looks at live games only, not the session's whole history.
+        pool = self.world.open_games() if q.get("status") == "open" else self.world.games
+        games = [g for g in pool if fmt.status_matches(g.status, q.get("status"))]
         if "series_ticker" in q:
             games = [g for g in games if g.series_ticker == q["series_ticker"]]
         if "event_ticker" in q:
@@ -272,7 +274,7 @@ class SimExchange:
             raise SimReject("order_already_exists", "an order with this client_order_id exists", 409)
         placed = self.engine.submit(USER, order["client_order_id"], order["ticker"], order["side"],
                                     order["action"], order["price"], order["count"], order["tif"],
-                                    order["post_only"], now)
+                                    order["post_only"], now, reduce_only=order["reduce_only"])
         self.updated_ns[placed.ticker] = now
         return web.json_response({"order": fmt.order(placed)}, status=201)
 
@@ -298,7 +300,7 @@ class SimExchange:
 
     async def list_fills(self, request: web.Request) -> web.Response:
         q = request.query
-        fills = [f for acct, f in self.engine.fills if acct == USER]
+        fills = self.engine.fills_by_account.get(USER, [])
         if "ticker" in q:
             fills = [f for f in fills if f.ticker == q["ticker"]]
         if "min_ts" in q:

@@ -129,9 +129,9 @@ def market(game: Any, book: SimMarketBook, updated_ns: int) -> dict[str, Any]:
         "yes_bid_dollars": dollars(yes_bid), "yes_ask_dollars": dollars(yes_ask),
         "no_bid_dollars": dollars(no_bid), "no_ask_dollars": dollars(no_ask),
         "yes_bid_size_fp": count(yes_bid_size), "yes_ask_size_fp": count(no_bid_size),
-        "last_price_dollars": dollars(yes_bid), "previous_yes_bid_dollars": dollars(yes_bid),
-        "previous_yes_ask_dollars": dollars(yes_ask), "previous_price_dollars": dollars(yes_bid),
-        "volume_fp": count(0), "volume_24h_fp": count(0), "liquidity_dollars": dollars(0),
+        "last_price_dollars": dollars(book.last_price), "previous_yes_bid_dollars": dollars(yes_bid),
+        "previous_yes_ask_dollars": dollars(yes_ask), "previous_price_dollars": dollars(book.last_price),
+        "volume_fp": count(book.volume), "volume_24h_fp": count(book.volume), "liquidity_dollars": dollars(0),
         "open_interest_fp": count(0), "result": result, "can_close_early": False,
         "fractional_trading_enabled": False, "expiration_value": result,
         "rules_primary": f"If the {game.home_team} beat the {game.away_team}, the market resolves to Yes.",
@@ -221,4 +221,5 @@ def parse_create_order(body: Any) -> dict[str, Any]:
     if not isinstance(coid, str) or not coid:
         raise SimReject("invalid_parameters", "client_order_id must be a non-empty string")
     return {"client_order_id": coid, "ticker": str(need("ticker")), "side": side, "action": action,
-            "price": price, "count": quantity, "tif": tif, "post_only": bool(body.get("post_only"))}
+            "price": price, "count": quantity, "tif": tif, "post_only": bool(body.get("post_only")),
+            "reduce_only": bool(body.get("reduce_only"))}

@@ -6,6 +6,12 @@ buying the other side at 1 − p (a holder's sale nets out, a non-holder's opens
 side). A YES bid at p crosses NO bids at ≥ 1 − p; the resting order's price stands.
 Money is conserved exactly: a matched contract costs its two buyers $1 together, held as
 collateral until a netting pair or the settlement pays it back.
+
+Rules beyond price-time priority: prices are on the one-cent tick and counts whole contracts
+(so every balance is whole cents); a resting buy reserves what it may still cost, so resting
+orders can never overdraw an account; a fee is charged on the whole order, rounded up once
+per price it fills at (the fills' fees add up to it); an account's own resting orders are
+skipped, never hit (self-trade prevention); reduce-only orders may only shrink a position.
 """
 
 from __future__ import annotations
@@ -99,6 +105,10 @@ class SimMarketBook:
         default_factory=lambda: {Side.YES: {}, Side.NO: {}}
     )
     open: bool = True
+    last_price: int = 0
+    """YES price of the last trade (0 before the first)."""
+    volume: int = 0
+    """Contracts traded, count units."""
 
     def levels(self, side: Side) -> list[tuple[int, int]]:
         return sorted(((p, sum(o.remaining for o in q)) for p, q in self.bids[side].items() if q),
@@ -114,6 +124,8 @@ class MatchingEngine:
         self.by_client_id: dict[tuple[str, str], str] = {}
         self.fills: list[tuple[str, Fill]] = []
         """(account, fill) in time order."""
+        self.fills_by_account: dict[str, list[Fill]] = {}
+        """The same fills per account, so one account's list does not scan everyone's."""
         self.fees_collected = 0
         self.settlements: list[tuple[str, SimSettlement]] = []
         """(account, settlement) in time order."""
@@ -133,7 +145,8 @@ class MatchingEngine:
 
     # ------------------------------------------------------------------ orders
     def submit(self, account: str, client_order_id: str, ticker: str, side: Side, action: Action,
-               price: int, count: int, tif: TimeInForce, post_only: bool, now_ns: int) -> SimOrder:
+               price: int, count: int, tif: TimeInForce, post_only: bool, now_ns: int,
+               reduce_only: bool = False) -> SimOrder:
         acct = self.accounts.get(account)
         if acct is None:
             raise SimReject("unauthorized", f"unknown account {account}", 401)
@@ -151,6 +164,8 @@ class MatchingEngine:
             raise SimReject("invalid_price", f"price {price} is not on the one-cent tick")
         order = SimOrder(self._next("SO"), client_order_id, account, ticker, side, action, price,
                          count, tif, now_ns, remaining=count, last_update_ns=now_ns)
+        if reduce_only and count > _held(acct, ticker, order.bid_side.opposite):
+            raise SimReject("reduce_only_violation", "a reduce-only order may not open or grow a position")
         if post_only and self._crossable(book, order, 1):
             raise SimReject("post_only_cross", "post-only order would take liquidity")
         self._check_funds(acct, order)
@@ -225,6 +240,8 @@ class MatchingEngine:
                 count = min(taker.remaining, maker.remaining)
                 self._trade(maker, count, price, is_taker=False, now_ns=now_ns)
                 self._trade(taker, count, CONTRACT_PAYOUT - price, is_taker=True, now_ns=now_ns)
+                book.last_price = price if maker.bid_side is Side.YES else CONTRACT_PAYOUT - price
+                book.volume += count
                 if not maker.remaining:
                     maker.status = OrderStatus.EXECUTED
                     del queue[i]
@@ -256,6 +273,7 @@ class MatchingEngine:
                  is_taker, fee, now_ns)
         )
         self.fills.append((order.account, fill))
+        self.fills_by_account.setdefault(order.account, []).append(fill)
         order.remaining -= count
         order.fill_count += count
         order.last_update_ns = now_ns

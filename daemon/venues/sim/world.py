@@ -89,6 +89,8 @@ class SimWorld:
         self.bias = FlbBias(bias_scale)
         self.games: list[SimGame] = []
         self.by_ticker: dict[str, SimGame] = {}
+        self._live: list[SimGame] = []
+        """Games not finalized yet: a long session steps only these, not its whole history."""
         self._serial = 0
         for i in range(n_markets):
             # Stagger the first games so markets do not all close at once.
@@ -110,11 +112,12 @@ class SimWorld:
             outcome=Side.YES if self.rng.random() < p else Side.NO,
         )
         self.games.append(game)
+        self._live.append(game)
         self.by_ticker[game.ticker] = game
         return game
 
     def open_games(self) -> list[SimGame]:
-        return [g for g in self.games if g.status == "active"]
+        return [g for g in self._live if g.status == "active"]
 
     def quoted_price(self, game: SimGame) -> int:
         """The biased YES price the background makers centre their quotes on (whole cents)."""
@@ -123,15 +126,18 @@ class SimWorld:
     def advance(self, now_ns: int) -> list[SimGame]:
         """Move games through active → closed → determined → finalized; keep n open."""
         changed = []
-        for game in self.games:
+        for game in self._live:
+            before = game.status
             if game.status == "active" and now_ns >= game.close_ns:
                 game.status = "closed"
-                changed.append(game)
             if game.status == "closed" and now_ns >= game.close_ns + self.settle_delay_ns // 2:
                 game.status, game.result = "determined", game.outcome
             if game.status == "determined" and now_ns >= game.close_ns + self.settle_delay_ns:
                 game.status = "finalized"
+            if game.status != before:
                 changed.append(game)
-        while len(self.open_games()) < self.n_markets:
+        self._live = [g for g in self._live if g.status != "finalized"]
+        missing = self.n_markets - sum(g.status == "active" for g in self._live)
+        for _ in range(missing):
             self._new_game(now_ns, now_ns + self.market_life_ns)
         return changed
