@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import uvloop
 
-from tests.integration.daemon_harness import free_port
-
 from config import load_settings
 from daemon.app import Daemon
 from daemon.logs import configure_logging
 from daemon.supervisor import RestartPolicy, Supervisor
 from strategies.base import Proposals
+from tests.integration.daemon_harness import free_port
 
 
 def rss_mb() -> float:
