@@ -113,10 +113,13 @@ def decide_one(
     if count <= 0:
         return 0, KELLY_ZERO
 
-    # The exact fee of this order (rounded up to the cent) must still leave the edge.
-    fee = quadratic_fee_nb(fee_rate_ppm, count, price)
-    if fair - c - fee / (count * 100.0) < min_edge:
-        return 0, EDGE_BELOW_MIN
+    # The exact fee of this order (rounded up to the cent) must still leave the edge. Rounding
+    # adds less than a cent to the whole order, i.e. < 1/count per contract: when the edge
+    # clears even that, the exact integer fee cannot change the verdict and is not computed.
+    if fair - c - fee_pc - 1.0 / count - 1e-12 < min_edge:
+        fee = quadratic_fee_nb(fee_rate_ppm, count, price)
+        if fair - c - fee / (count * 100.0) < min_edge:
+            return 0, EDGE_BELOW_MIN
 
     add = (open_qty * price + WHOLE - 1) // WHOLE
     reserved[slot] += add
