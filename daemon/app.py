@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from config import (
     ConfigError,
@@ -35,6 +37,7 @@ from daemon.logs import configure_logging, get_logger
 from daemon.market_board import MarketBoard
 from daemon.metrics_server import MetricsServer
 from daemon.reconcile import reconcile
+from daemon.reports import daily_summary, summary_row
 from daemon.risk_watch import RiskWatch
 from daemon.sdnotify import Notifier, watchdog_interval_s
 from daemon.status_view import lock_json, position_json
@@ -53,6 +56,7 @@ from strategies.odds_edge import OddsEdge
 
 log = get_logger("edgewarden.daemon")
 SETTLEMENT_EVERY_S = 5.0
+DAILY_REPORT_EVERY_S = 300.0
 
 
 class Daemon:
@@ -214,6 +218,7 @@ class Daemon:
             TaskSpec("engine", self._run_engine),
             TaskSpec("settlements", self._poll_settlements),
             TaskSpec("watchdog", self._watchdog),
+            TaskSpec("daily-report", self._daily_reports),
         ]
         if self.odds is not None:
             specs.append(TaskSpec("odds-poller", self._run_odds))
@@ -240,6 +245,26 @@ class Daemon:
         while True:
             await self.engine.sync_settlements()
             await asyncio.sleep(SETTLEMENT_EVERY_S)
+
+    async def _daily_reports(self) -> None:
+        """Once a trading day is over, its summary goes into the ledger (``report daily``)."""
+        assert self.ledger is not None
+        while True:
+            row = await asyncio.to_thread(self._yesterday_summary, time.time_ns())
+            if row is not None:
+                await self.ledger.write("daily_summaries", [row])
+                log.info("daily_summary_written", day=row["day"])
+            await asyncio.sleep(DAILY_REPORT_EVERY_S)
+
+    def _yesterday_summary(self, now_ns: int) -> dict[str, Any] | None:
+        tz = self.settings.risk.day_boundary_tz
+        today = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, ZoneInfo(tz)).date()
+        yesterday = today - dt.timedelta(days=1)
+        with LedgerReader(self.data_dir / LEDGER_FILE) as reader:
+            if reader.rows("daily_summaries", "day = ?", (yesterday.isoformat(),)):
+                return None
+            summary = daily_summary(reader, yesterday, tz)
+        return summary_row(yesterday, summary, now_ns) if summary.trades else None
 
     async def _watchdog(self) -> None:
         """WATCHDOG=1 only while ticks are healthy, so systemd restarts a hung daemon."""
