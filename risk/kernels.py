@@ -149,13 +149,3 @@ def decide_batch(
         out_count[i] = count
         out_reason[i] = reason
         out_reserved[i] = total[0] - before
-
-
-@njit(cache=True, nogil=True)
-def count_since(times, since_ns):
-    """How many ring-buffer timestamps are at or after ``since_ns`` (error burst)."""
-    n = 0
-    for t in times:
-        if t >= since_ns and t != 0:
-            n += 1
-    return n

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.ledger.trade_csv import read_trade_csv
-from tests.integration.daemon_harness import Daemon, SimExchangeProcess, write_config
+from tests.integration.daemon_harness import (
+    ROOT,
+    Daemon,
+    SimExchangeProcess,
+    clean_env,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +155,29 @@ def test_kill_9_then_restart_reconciles_without_duplicate_orders(tmp_path: Path)
         at_exchange = [o.client_order_id for o in sim.all_orders()]
         assert len(at_exchange) == len(set(at_exchange)), "an intent became two orders"
         assert set(at_exchange) <= set(intents)  # nothing reached the exchange without an intent
+
+
+def test_operator_halt_then_sigusr1_resume(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, write_config(tmp_path))
+    daemon.wait_event("daemon_ready")
+    socket = str(tmp_path / "control.sock")
+    halted = subprocess.run([sys.executable, "-m", "daemon.cli", "halt", "--reason", "drill", "--socket", socket,
+                             "--data-dir", str(daemon.data_dir)], cwd=ROOT, capture_output=True, text=True,
+                            env=clean_env(), timeout=60)
+    assert halted.returncode == 0 and "halted the running daemon" in halted.stdout, halted.stderr
+    daemon.wait_for(lambda: daemon.health()["state"] == "HALTED", 10, "HALTED")
+    intents_at_halt = count(daemon, "order_intents")
+    time.sleep(1.5)
+    assert count(daemon, "order_intents") == intents_at_halt  # halted means no new orders
+    daemon.signal(signal.SIGUSR1)
+    daemon.wait_for(lambda: daemon.health()["state"] == "ACTIVE", 10, "ACTIVE again")
+    assert count(daemon, "lock_lifts", "who = 'SIGUSR1'") == 1
+    assert daemon.stop() == 0
+
+
+def test_live_mode_refuses_to_start_without_confirmation(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--mode", "live", "--data-dir",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert result.returncode == 2
+    assert "refusing to start" in result.stderr and "live_confirmed" in result.stderr
+    assert not (tmp_path / "edgewarden.sqlite").exists()
