@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,10 @@ class Daemon:
         oe = settings.strategies.odds_edge
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
+        self.odds_last_ns = 0
+        for feed in ("exchange", "odds"):  # computed at scrape time, so a dead feed shows its age
+            self.metrics.feed_age.labels(feed=feed).set_function(
+                lambda feed=feed: _or_nan(self.feed_ages(time.time_ns()).get(feed)))
         self.reconciled = False
         self.stopping = False
         self.started_ns = time.time_ns()
@@ -139,8 +144,7 @@ class Daemon:
     def _on_odds(self, snapshot: OddsSnapshot) -> None:
         assert self.ledger is not None
         updated = self.fair_values.update(snapshot)
-        if self.venue is not None:
-            self.venue.last_answer_ns["odds"] = snapshot.ts_ns
+        self.odds_last_ns = snapshot.ts_ns
         if snapshot.quota.remaining is not None:
             self.metrics.odds_quota.set(snapshot.quota.remaining)
         self.ledger.append("odds_snapshots", [
@@ -394,10 +398,18 @@ class Daemon:
             "healthy": healthy,
             "state": watch.state if watch else "STARTING",
             "last_tick_age_s": (now - last) / 1e9 if last else None,
-            "feeds": self.venue.freshness(now) if self.venue else {},
+            "feeds": self.feed_ages(now),
             "locks": [dataclasses.asdict(lock) for lock in (watch.active if watch else [])],
             "reconciled": self.reconciled,
         }
+
+    def feed_ages(self, now_ns: int) -> dict[str, float | None]:
+        """Seconds since each feed last delivered (None: never)."""
+        exchange = self.engine.state.book_ready_ns if self.engine else 0
+        ages: dict[str, float | None] = {"exchange": (now_ns - exchange) / 1e9 if exchange else None}
+        if self.odds is not None:
+            ages["odds"] = (now_ns - self.odds_last_ns) / 1e9 if self.odds_last_ns else None
+        return ages
 
     def _state_changed(self, state: str, active: list[Lock]) -> None:
         self.metrics.set_trading_state(state)
@@ -407,6 +419,10 @@ class Daemon:
         state = self.watch.state if self.watch else "STARTING"
         ticks = self.engine.state.ticks if self.engine else 0
         return f"trading {state}, {ticks} ticks"
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 async def run_daemon(settings: Settings, config_path: Path | None, overrides: dict[str, Any],

@@ -128,9 +128,8 @@ class Engine:
                 slot = self.gate.register_market(m.ticker, self._group_of(m))
                 self.board.add(m.ticker, slot)
                 new_rows.append({"ts_ns": now, "ticker": m.ticker, "event_ticker": m.event_ticker,
-                                 "series_ticker": getattr(m, "series_ticker", None),
-                                 "status": m.status, "close_ts_ns": getattr(m, "close_time_ns", None),
-                                 "result": m.result or None})
+                                 "series_ticker": m.series_ticker, "status": m.status,
+                                 "close_ts_ns": m.close_time_ns, "result": m.result.value if m.result else None})
             # The book's age is the venue's own update time when it reports one: a feed that
             # answers but has stopped changing is stale too.
             book_ts = min(m.updated_ns, now) if m.updated_ns else now
@@ -149,7 +148,6 @@ class Engine:
         if snapshots:
             self.ledger.append("book_snapshots", snapshots)
         self.metrics.markets.set(len(self.board.tickers))
-        self.metrics.feed_age.labels(feed="exchange").set(0)
         self.state.book_ready_ns = self.clock()
         return len(markets)
 

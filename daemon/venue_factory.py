@@ -3,10 +3,8 @@ the paper venue in front of any of them for ``--dry-run``."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from config import Settings, kalshi_base_url
 from daemon.logs import get_logger
@@ -26,10 +24,6 @@ class VenueHandle:
     venue: Venue
     client: KalshiClient
     sim: SimExchange | None = None
-    last_answer_ns: dict[str, int] = field(default_factory=dict)
-
-    def freshness(self, now_ns: int) -> dict[str, Any]:
-        return {feed: (now_ns - ts) / 1e9 for feed, ts in self.last_answer_ns.items()}
 
     async def close(self) -> None:
         await self.venue.close()
@@ -60,7 +54,7 @@ async def build_venue(settings: Settings, data_dir: Path) -> VenueHandle:
         balance = parse_dollars(settings.venue.sim.starting_balance_dollars)
         venue = PaperVenue(client, balance)
     log.info("venue_ready", mode=settings.mode, dry_run=settings.dry_run, base_url=base_url)
-    return VenueHandle(venue, client, sim, last_answer_ns={"exchange": time.time_ns()})
+    return VenueHandle(venue, client, sim)
 
 
 async def _start_sim(settings: Settings) -> tuple[SimExchange, str, str, bytes]:

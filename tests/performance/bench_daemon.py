@@ -44,7 +44,7 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         "venue": {"sim": {"url": sim_url}, "kalshi": {"private_key_file": str(key_file)}},
         "engine": {"tick_seconds": 0.5}, "monitoring": {"metrics_port": 0},
         "risk": {"min_edge": 0.02, "no_fills_scans": 10**6, "error_burst_per_hour": 10**6,
-                 "loss_streak": 10**6},
+                 "loss_streak": 10**6, "daily_loss_dollars": "1000000", "daily_loss_pct": 1.0},
         "odds": {"poll_seconds": 5},
         "supervisor": {"control_socket": str(data_dir / "control.sock")},
     })
