@@ -86,6 +86,9 @@ class Daemon:
         for feed in ("exchange", "odds"):  # computed at scrape time, so a dead feed shows its age
             self.metrics.feed_age.labels(feed=feed).set_function(
                 lambda feed=feed: _or_nan(self.feed_ages(time.time_ns()).get(feed)))
+        self.metrics.realized_pnl.set_function(
+            lambda: self.watch.pnl_today(time.time_ns()) / 10_000 if self.watch else 0.0)
+        self._rate_waits_seen: dict[str, float] = {}
         self.reconciled = False
         self.stopping = False
         self.started_ns = time.time_ns()
@@ -241,8 +244,21 @@ class Daemon:
             await self.new_data.wait()
             self.new_data.clear()
             await self.engine.tick()
+            self._export_rate_waits()
             if not self.stopping:
                 self.notifier.status(self._status_line())
+
+    def _export_rate_waits(self) -> None:
+        """Seconds the client waited for rate-limit tokens, as a Prometheus counter."""
+        if self.venue is None:
+            return
+        waits = self.venue.client.rate_waits
+        for bucket in ("read", "write"):
+            total = waits.get(f"{bucket}_seconds", 0.0)
+            delta = total - self._rate_waits_seen.get(bucket, 0.0)
+            if delta > 0:
+                self.metrics.rate_limit_waits.labels(bucket=bucket).inc(delta)
+                self._rate_waits_seen[bucket] = total
 
     async def _poll_settlements(self) -> None:
         assert self.engine is not None

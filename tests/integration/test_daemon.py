@@ -40,7 +40,14 @@ def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> No
     daemon.wait_event("daemon_ready")
     daemon.wait_for(lambda: count(daemon, "fills") >= 3, 40, "three fills")
     families = {f.name: f for f in text_string_to_metric_families(daemon.metrics_text())}
-    assert "edgewarden_ticks" in families and "edgewarden_decisions" in families
+    for name in ("edgewarden_ticks", "edgewarden_decisions", "edgewarden_fills", "edgewarden_fees_dollars",
+                 "edgewarden_exposure_dollars", "edgewarden_realized_pnl_dollars", "edgewarden_trading_state",
+                 "edgewarden_tick_to_order_seconds", "edgewarden_odds_quota_remaining"):
+        assert name in families, name
+    ages = {s.labels["feed"]: s.value for s in families["edgewarden_feed_age_seconds"].samples}
+    assert 0 <= ages["exchange"] < 5 and 0 <= ages["odds"] < 10
+    state = {s.labels["state"]: s.value for s in families["edgewarden_trading_state"].samples}
+    assert state == {"ACTIVE": 1.0, "REDUCING": 0.0, "HALTED": 0.0}
     assert daemon.health()["state"] == "ACTIVE"
     assert daemon.proc.wait(60) == 0, daemon.tail()
     with ledger(daemon) as conn:
