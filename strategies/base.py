@@ -97,6 +97,26 @@ class Strategy(Protocol):
     def propose(self, view: MarketView) -> Proposals: ...
 
 
+def net_edge(fair: np.ndarray, price: np.ndarray, rate_ppm: int) -> np.ndarray:
+    """Fair probability minus price minus the (approximate) fee per contract."""
+    return fair - price / CONTRACT_PAYOUT - fee_per_contract(price, rate_ppm)
+
+
+def buy_yes_and_no(view: MarketView, buy_yes: np.ndarray, fair_yes: np.ndarray,
+                   buy_no: np.ndarray, fair_no: np.ndarray) -> Proposals:
+    """Buy YES at the YES ask where ``buy_yes``, NO at the NO ask where ``buy_no``; each with
+    the fair probability of the side bought and the size the book shows at that price."""
+    yes_slots, no_slots = np.flatnonzero(buy_yes), np.flatnonzero(buy_no)
+    return Proposals(
+        slot=np.concatenate([yes_slots, no_slots]).astype(np.int64),
+        side=np.concatenate([np.full(len(yes_slots), SIDE_YES, np.int8),
+                             np.full(len(no_slots), SIDE_NO, np.int8)]),
+        price=np.concatenate([view.yes_ask[yes_slots], view.no_ask[no_slots]]).astype(np.int64),
+        fair=np.concatenate([fair_yes[yes_slots], fair_no[no_slots]]),
+        size_cap=np.concatenate([view.yes_ask_size[yes_slots], view.no_ask_size[no_slots]]).astype(np.int64),
+    )
+
+
 def fee_per_contract(price: np.ndarray, rate_ppm: int) -> np.ndarray:
     """Approximate quadratic fee per contract as a probability (for screening only).
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from market.units import CONTRACT_PAYOUT
 
-from .base import SIDE_NO, SIDE_YES, MarketView, Proposals, fee_per_contract
+from .base import MarketView, Proposals, buy_yes_and_no, net_edge
 
 # (average price, share that settled YES) per bucket, from venues.md.
 KALSHI_FLB_TABLE: tuple[tuple[float, float], ...] = (
@@ -76,27 +76,12 @@ class FavouriteLongshot:
     def propose(self, view: MarketView) -> Proposals:
         if not self.enabled or view.n == 0:
             return Proposals.empty()
-        yes_ask = view.yes_ask
-        has_ask = (yes_ask > 0) & (view.yes_ask_size > 0)
-        fav = has_ask & (yes_ask >= self.favourite_threshold)
+        yes_ask, yes_bid, no_ask = view.yes_ask, view.yes_bid, view.no_ask
         fair_fav = self.curve.fair_yes(yes_ask)
-        fav &= fair_fav - yes_ask / CONTRACT_PAYOUT - fee_per_contract(yes_ask, self.fee_rate_ppm) > self.min_edge
-
-        yes_bid = view.yes_bid
-        no_ask = view.no_ask
-        has_bid = (yes_bid > 0) & (view.yes_bid_size > 0)
-        long_ = has_bid & (yes_bid <= self.longshot_threshold)
+        favourite = (yes_ask > 0) & (view.yes_ask_size > 0) & (yes_ask >= self.favourite_threshold)
+        favourite &= net_edge(fair_fav, yes_ask, self.fee_rate_ppm) > self.min_edge
+        # A longshot is judged by its YES price (the bid); we buy its NO side at the NO ask.
         fair_no = 1.0 - self.curve.fair_yes(yes_bid)
-        long_ &= fair_no - no_ask / CONTRACT_PAYOUT - fee_per_contract(no_ask, self.fee_rate_ppm) > self.min_edge
-
-        fav_slots = np.flatnonzero(fav)
-        long_slots = np.flatnonzero(long_)
-        return Proposals(
-            slot=np.concatenate([fav_slots, long_slots]).astype(np.int64),
-            side=np.concatenate([
-                np.full(len(fav_slots), SIDE_YES, np.int8), np.full(len(long_slots), SIDE_NO, np.int8)
-            ]),
-            price=np.concatenate([yes_ask[fav_slots], no_ask[long_slots]]).astype(np.int64),
-            fair=np.concatenate([fair_fav[fav_slots], fair_no[long_slots]]),
-            size_cap=np.concatenate([view.yes_ask_size[fav_slots], view.yes_bid_size[long_slots]]).astype(np.int64),
-        )
+        longshot = (yes_bid > 0) & (view.yes_bid_size > 0) & (yes_bid <= self.longshot_threshold)
+        longshot &= net_edge(fair_no, no_ask, self.fee_rate_ppm) > self.min_edge
+        return buy_yes_and_no(view, favourite, fair_fav, longshot, fair_no)
