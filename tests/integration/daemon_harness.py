@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+STARTED: list[subprocess.Popen] = []
+"""Every process a test started; tests/integration/conftest.py kills what is left after each test."""
 
 FAST_CONFIG = """
 mode = "sim"
@@ -71,6 +73,7 @@ class Daemon:
         env.setdefault("EDGEWARDEN_SUPERVISOR__CONTROL_SOCKET", str(tmp / "control.sock"))
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        STARTED.append(self.proc)
 
     def events(self) -> list[dict]:
         out = []
@@ -150,6 +153,7 @@ class SimExchangeProcess:
              "--key-dir", str(self.tmp), "--markets", "12", "--tick-ms", "100", "--market-life", "30"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(),
         )
+        STARTED.append(self.proc)
         deadline = time.monotonic() + 60
         while "built-in exchange at" not in self.log_path.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
