@@ -4,9 +4,12 @@ State lives in numpy arrays indexed by market slot; a batch of proposals crosses
 numba once (a call costs ~0.4 µs of argument passing, DESIGN.md), and exposure is reserved
 as each proposal is approved, so a batch can never exceed a cap together.
 
-Conventions: ``price`` and ``fair`` are of the side being bought (buying NO at 6¢ with fair
-NO 7% is the same arithmetic as buying YES); positions are signed (+ YES, − NO); a buy of
-the side opposite to the held one reduces exposure first (YES + NO nets to $1).
+Conventions: ``price`` and ``fair`` are of the side traded (buying NO at 6¢ with fair NO 7%
+is the same arithmetic as buying YES; in YES terms with YES price c and fair p that is
+f* = (c − p)/c); positions are signed (+ YES, − NO); a buy of the side opposite to the held
+one reduces exposure first (YES + NO nets to $1). A sell of side S at price c is sized and
+checked as the buy of the other side at $1 − c with fair 1 − p (what it is, economically and
+in ``market.orders.Position``), and only closes: never more than the whole contracts held.
 tests/risk_reference.py holds the same rules in plain Python; the two must agree exactly.
 """
 
@@ -18,6 +21,7 @@ from market.fees import quadratic_fee_nb
 
 ACTIVE, REDUCING, HALTED = 0, 1, 2
 SIDE_YES, SIDE_NO = 0, 1
+BUY, SELL = 0, 1
 WHOLE = 100  # count units per contract: orders are whole contracts
 
 # Reason codes (risk.reasons.Reason), as plain ints for numba.
@@ -26,7 +30,7 @@ EDGE_BELOW_MIN, KELLY_ZERO, NO_LIQUIDITY, POSITION_CAP, GROUP_CAP, TOTAL_CAP, BA
     6, 7, 8, 9, 10, 11, 12
 )
 SHRUNK_LIQUIDITY, SHRUNK_MAX_ORDER, SHRUNK_POSITION_CAP, SHRUNK_GROUP_CAP = 20, 21, 22, 23
-SHRUNK_TOTAL_CAP, SHRUNK_REDUCING = 24, 25
+SHRUNK_TOTAL_CAP, SHRUNK_REDUCING, SHRUNK_HELD, NOTHING_TO_SELL = 24, 25, 26, 14
 
 
 @njit(cache=True, nogil=True)
@@ -41,26 +45,37 @@ def _fit(open_qty: int, price: int, room: int) -> int:
 
 @njit(cache=True, nogil=True)
 def decide_one(
-    slot, side, price, fair, size_cap, now_ns,
-    position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
+    slot, side, action, price, fair, size_cap, now_ns,
+    position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total, reducing,
     trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps,
 ):
-    """(approved count units, reason) for one proposal; reserves what it approves."""
+    """(approved count units, reason) for one proposal; reserves what it approves.
+
+    ``reducing[slot]`` counts held contracts already promised to approved reducing orders
+    not yet filled, so two reducing orders cannot both close the same contracts (the
+    second would open new exposure past the caps, and past REDUCING).
+    """
     if trading_state == HALTED:
         return 0, R_HALTED
     if slot < 0 or slot >= position.shape[0] or price <= 0 or price >= 10_000:
         return 0, BAD_PROPOSAL
     if (side != SIDE_YES and side != SIDE_NO) or not (fair > 0.0 and fair < 1.0):
         return 0, BAD_PROPOSAL
+    if action != BUY and action != SELL:
+        return 0, BAD_PROPOSAL
     if blocked[slot] != 0:
         return 0, MARKET_LOCKED
     if now_ns - book_ts[slot] > stale_book_ns:
         return 0, STALE_BOOK
+    if action == SELL:  # selling S at c == buying the other side at $1 − c
+        side, price, fair = 1 - side, 10_000 - price, 1.0 - fair
     held = position[slot]
     reduce_qty = 0
     if (held > 0 and side == SIDE_NO) or (held < 0 and side == SIDE_YES):
         reduce_qty = abs(held) // WHOLE * WHOLE
+    if action == SELL and reduce_qty == 0:
+        return 0, NOTHING_TO_SELL
     if trading_state == REDUCING and reduce_qty == 0:
         return 0, REDUCING_ONLY
     # Spread in basis points of the $1 payout: price units are exactly that (1 unit = 1 bp).
@@ -88,6 +103,8 @@ def decide_one(
         count, reason = max_order_count // WHOLE * WHOLE, SHRUNK_MAX_ORDER
     if trading_state == REDUCING and count > reduce_qty:
         count, reason = reduce_qty, SHRUNK_REDUCING
+    if action == SELL and count > reduce_qty:
+        count, reason = reduce_qty, SHRUNK_HELD
 
     open_qty = count - reduce_qty if count > reduce_qty else 0
     if open_qty > 0:
@@ -126,26 +143,31 @@ def decide_one(
     if group[slot] >= 0:
         group_exposure[group[slot]] += add
     total[0] += add
+    reducing[slot] += count - open_qty
     return count, reason
 
 
 @njit(cache=True, nogil=True)
 def decide_batch(
-    slots, sides, prices, fairs, size_caps, now_ns,
-    position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
+    slots, sides, actions, prices, fairs, size_caps, now_ns,
+    position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total, reducing,
     trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, out_count, out_reason,
-    out_reserved,
+    out_reserved, out_reduced,
 ):
-    """``decide_one`` over a batch; ``out_reserved`` gets the exposure each approval reserved."""
+    """``decide_one`` over a batch; ``out_reserved`` gets the exposure each approval reserved,
+    ``out_reduced`` the held contracts it promised to close."""
     for i in range(slots.shape[0]):
         before = total[0]
+        slot = slots[i]
+        promised = reducing[slot] if 0 <= slot < reducing.shape[0] else 0
         count, reason = decide_one(
-            slots[i], sides[i], prices[i], fairs[i], size_caps[i], now_ns,
+            slots[i], sides[i], actions[i], prices[i], fairs[i], size_caps[i], now_ns,
             position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
-            trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap,
+            reducing, trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap,
             total_cap, max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps,
         )
         out_count[i] = count
         out_reason[i] = reason
         out_reserved[i] = total[0] - before
+        out_reduced[i] = reducing[slot] - promised if 0 <= slot < reducing.shape[0] else 0

@@ -42,6 +42,11 @@ class Lock:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Lock:
+        """From a ``locks`` row; a row that cannot be a lock is an error naming it."""
+        where = f"locks row {row.get('id', row.get('lock_id'))!r}"
+        _check_row(where, row, ("lock_id", "rule", "scope", "state", "reason"), ("ts_ns",), ("until_ns",))
+        if row["state"] not in STATES:
+            raise ValueError(f"{where}: state {row['state']!r} is not one of {', '.join(STATES)}")
         return cls(row["lock_id"], row["rule"], row["scope"], row["state"], row["reason"],
                    row["ts_ns"], row["until_ns"])
 
@@ -59,7 +64,26 @@ class LockLift:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> LockLift:
+        where = f"lock_lifts row {row.get('id', row.get('lock_id'))!r}"
+        _check_row(where, row, ("lock_id", "who", "why"), ("ts_ns",), ())
         return cls(row["lock_id"], row["who"], row["why"], row["ts_ns"])
+
+
+def _check_row(where: str, row: Mapping[str, Any], texts: tuple[str, ...], ints: tuple[str, ...],
+               optional_ints: tuple[str, ...]) -> None:
+    """Ledger rows are data from disk: refuse a missing, empty or mistyped field by name."""
+    for name in (*texts, *ints, *optional_ints):
+        if name not in row:
+            raise ValueError(f"{where}: missing field {name!r}")
+    for name in texts:
+        if not isinstance(row[name], str) or (name not in ("why", "reason") and not row[name]):
+            raise ValueError(f"{where}: {name} {row[name]!r} is not a non-empty text")
+    for name in ints:
+        if not isinstance(row[name], int) or isinstance(row[name], bool):
+            raise ValueError(f"{where}: {name} {row[name]!r} is not an integer")
+    for name in optional_ints:
+        if row[name] is not None and (not isinstance(row[name], int) or isinstance(row[name], bool)):
+            raise ValueError(f"{where}: {name} {row[name]!r} is not an integer or empty")
 
 
 def active_locks(locks: Iterable[Lock], lifts: Iterable[LockLift], now_ns: int) -> list[Lock]:

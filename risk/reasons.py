@@ -24,12 +24,14 @@ class Reason(IntEnum):
     TOTAL_CAP = 11  # the total exposure cap is already used up
     BAD_PROPOSAL = 12  # price outside 1..9999, unknown side or slot, fair not in (0, 1)
     THROTTLED = 13  # within every limit, but the venue's order rate is used up (engine: too many orders in flight)
+    NOTHING_TO_SELL = 14  # a sell of a side not held: sells only close (buy the other side to open)
     SHRUNK_LIQUIDITY = 20  # approved, smaller: the book offers less at this price
     SHRUNK_MAX_ORDER = 21  # approved, smaller: max_order_contracts
     SHRUNK_POSITION_CAP = 22  # approved, smaller: per-position exposure cap
     SHRUNK_GROUP_CAP = 23  # approved, smaller: correlated group exposure cap
     SHRUNK_TOTAL_CAP = 24  # approved, smaller: total exposure cap
     SHRUNK_REDUCING = 25  # approved, smaller: REDUCING allows only the reducing part
+    SHRUNK_HELD = 26  # approved, smaller: a sell cannot exceed the whole contracts held
 
     @property
     def approved(self) -> bool:

@@ -36,18 +36,26 @@ def loss_streak(streak: int, limits: RiskLimits, now_ns: int) -> Lock | None:
 def slippage(recent_bps: Sequence[float], limits: RiskLimits, now_ns: int) -> Lock | None:
     """Mean slippage over the last ``slippage_window`` fills reached the maximum."""
     window = list(recent_bps)[-limits.slippage_window:]
-    if len(window) < limits.slippage_window:
-        return None
-    mean = sum(window) / len(window)
-    if mean < limits.max_slippage_bps:
+    mean = sum(window) / len(window) if window else 0.0
+    return slippage_mean(mean, len(window), limits, now_ns)
+
+
+def slippage_mean(mean_bps: float, fills: int, limits: RiskLimits, now_ns: int) -> Lock | None:
+    """The slippage rule on its measure (the mean of the newest ``fills``, e.g. from a ring)."""
+    if fills < limits.slippage_window or mean_bps < limits.max_slippage_bps:
         return None
     return Lock.make("slippage", GLOBAL, "REDUCING",
-                     f"mean slippage {mean:.1f} bps over {len(window)} fills", now_ns)
+                     f"mean slippage {mean_bps:.1f} bps over {fills} fills", now_ns)
 
 
 def error_burst(error_times_ns: Sequence[int], limits: RiskLimits, now_ns: int) -> Lock | None:
     """Venue or feed errors in the last hour reached the limit: something is broken."""
     recent = sum(1 for t in error_times_ns if now_ns - HOUR_NS < t <= now_ns)
+    return error_count(recent, limits, now_ns)
+
+
+def error_count(recent: int, limits: RiskLimits, now_ns: int) -> Lock | None:
+    """The error-burst rule on its measure: errors in the hour up to ``now_ns``."""
     if recent < limits.error_burst_per_hour:
         return None
     return Lock.make("error_burst", GLOBAL, "HALTED", f"{recent} errors in the last hour", now_ns)

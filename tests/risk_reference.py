@@ -32,6 +32,8 @@ class RefState:
     group_exposure: list[int] = field(default_factory=list)
     total: int = 0
     state: str = "ACTIVE"
+    reducing: list[int] | None = None
+    """Held contracts promised to approved reducing orders (None: none yet)."""
 
 
 @dataclass(frozen=True)
@@ -57,20 +59,27 @@ def room_for(open_qty: int, price: int, room: int) -> int:
 
 
 def decide(s: RefState, lim: RefLimits, slot: int, side: int, price: int, fair: float,
-           size_cap: int, now_ns: int) -> tuple[int, Reason]:
+           size_cap: int, now_ns: int, action: int = 0) -> tuple[int, Reason]:
+    """``action`` 0 buys ``side``, 1 sells it; price and fair are of ``side``."""
     if s.state == "HALTED":
         return 0, Reason.HALTED
     if not 0 <= slot < len(s.position) or not 0 < price < 10_000:
         return 0, Reason.BAD_PROPOSAL
-    if side not in (0, 1) or not 0.0 < fair < 1.0:
+    if side not in (0, 1) or not 0.0 < fair < 1.0 or action not in (0, 1):
         return 0, Reason.BAD_PROPOSAL
     if s.blocked[slot]:
         return 0, Reason.MARKET_LOCKED
     if now_ns - s.book_ts[slot] > lim.stale_book_ns:
         return 0, Reason.STALE_BOOK
+    selling = action == 1
+    if selling:  # a sale of YES at c is a purchase of NO at $1 − c (Kalshi nets the pair)
+        side, price, fair = 1 - side, 10_000 - price, 1.0 - fair
     held = s.position[slot]
     opposite = (held > 0 and side == 1) or (held < 0 and side == 0)
-    reduce_qty = abs(held) // WHOLE * WHOLE if opposite else 0
+    promised = s.reducing[slot] if s.reducing else 0
+    reduce_qty = max(0, abs(held) // WHOLE * WHOLE - promised) if opposite else 0
+    if selling and reduce_qty == 0:
+        return 0, Reason.NOTHING_TO_SELL
     if s.state == "REDUCING" and reduce_qty == 0:
         return 0, Reason.REDUCING_ONLY
     if s.spread[slot] >= 0 and s.spread[slot] > lim.max_spread_bps:  # bps of the $1 payout
@@ -96,6 +105,8 @@ def decide(s: RefState, lim: RefLimits, slot: int, side: int, price: int, fair: 
         count, reason = lim.max_order_count // WHOLE * WHOLE, Reason.SHRUNK_MAX_ORDER
     if s.state == "REDUCING" and count > reduce_qty:
         count, reason = reduce_qty, Reason.SHRUNK_REDUCING
+    if selling and count > reduce_qty:  # a sell only closes
+        count, reason = reduce_qty, Reason.SHRUNK_HELD
 
     open_qty = max(0, count - reduce_qty)
     if open_qty:
@@ -124,4 +135,7 @@ def decide(s: RefState, lim: RefLimits, slot: int, side: int, price: int, fair: 
     if s.group[slot] >= 0:
         s.group_exposure[s.group[slot]] += add
     s.total += add
+    if s.reducing is None:
+        s.reducing = [0] * len(s.position)
+    s.reducing[slot] += count - open_qty
     return count, reason

@@ -23,6 +23,7 @@ from market.fees import FeeSchedule, KalshiQuadratic
 from market.orders import Action, Fill, OrderStatus, Position, Side, TimeInForce
 from market.units import CENT, CONTRACT_PAYOUT, COUNT_SCALE
 
+FILL_HISTORY = 20_000
 PER_UNIT_PAYOUT = CONTRACT_PAYOUT // COUNT_SCALE  # money per count unit at settlement
 TICK = CENT  # every sim market is ``linear_cent``
 
@@ -122,18 +123,23 @@ class MatchingEngine:
         self.books: dict[str, SimMarketBook] = {}
         self.orders: dict[str, SimOrder] = {}
         self.by_client_id: dict[tuple[str, str], str] = {}
-        self.fills: list[tuple[str, Fill]] = []
-        """(account, fill) in time order."""
+        self.fills: deque[tuple[str, Fill]] = deque(maxlen=FILL_HISTORY)
+        """(account, fill) in time order, the most recent ``FILL_HISTORY`` of them."""
         self.fills_by_account: dict[str, list[Fill]] = {}
         """The same fills per account, so one account's list does not scan everyone's."""
         self.fees_collected = 0
         self.settlements: list[tuple[str, SimSettlement]] = []
         """(account, settlement) in time order."""
         self._seq = 0
+        self._no_history: set[str] = set()
 
     # ------------------------------------------------------------------ setup
-    def add_account(self, name: str, balance: int) -> Account:
+    def add_account(self, name: str, balance: int, keep_fills: bool = True) -> Account:
+        """``keep_fills=False`` for background traders: nobody asks for their fills, and a
+        long session would otherwise keep every one of them in memory."""
         account = self.accounts[name] = Account(name, balance)
+        if not keep_fills:
+            self._no_history.add(name)
         return account
 
     def open_market(self, ticker: str) -> None:
@@ -273,7 +279,8 @@ class MatchingEngine:
                  is_taker, fee, now_ns)
         )
         self.fills.append((order.account, fill))
-        self.fills_by_account.setdefault(order.account, []).append(fill)
+        if order.account not in self._no_history:
+            self.fills_by_account.setdefault(order.account, []).append(fill)
         order.remaining -= count
         order.fill_count += count
         order.last_update_ns = now_ns
@@ -318,6 +325,8 @@ class MatchingEngine:
                 for order in queue:
                     order.remaining, order.status, order.last_update_ns = 0, OrderStatus.CANCELED, now_ns
                     self._reserve(order)
+                    if order.account in self._no_history:
+                        self.forget(order.order_id)
             book.bids[side].clear()
 
     def settle(self, ticker: str, result: Side, now_ns: int = 0) -> dict[str, int]:

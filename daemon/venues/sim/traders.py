@@ -32,7 +32,7 @@ class BackgroundTraders:
         self._seq = 0
         for name in (MAKER, FLOW):
             if name not in engine.accounts:
-                engine.add_account(name, BIG)
+                engine.add_account(name, BIG, keep_fills=False)
 
     def step(self, now_ns: int) -> None:
         for game in self.world.open_games():
