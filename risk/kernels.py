@@ -43,6 +43,97 @@ def _fit(open_qty: int, price: int, room: int) -> int:
     return (room * WHOLE // price) // WHOLE * WHOLE
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _verdict(
+    side, action, price, fair, size_cap, held, promised, locked, book_age, spread_now,
+    position_room, has_group, group_room, total_room, trading_state, capital, kelly_fraction,
+    min_edge, max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps,
+):
+    """The rules on scalars: (count, reason, exposure to reserve, held contracts it closes).
+
+    No arrays cross this call, so the batch loop pays no reference counting per proposal.
+    """
+    if price <= 0 or price >= 10_000:
+        return 0, BAD_PROPOSAL, 0, 0
+    if (side != SIDE_YES and side != SIDE_NO) or not (fair > 0.0 and fair < 1.0):
+        return 0, BAD_PROPOSAL, 0, 0
+    if action != BUY and action != SELL:
+        return 0, BAD_PROPOSAL, 0, 0
+    if locked != 0:
+        return 0, MARKET_LOCKED, 0, 0
+    if book_age > stale_book_ns:
+        return 0, STALE_BOOK, 0, 0
+    if action == SELL:  # selling S at c == buying the other side at $1 − c
+        side, price, fair = 1 - side, 10_000 - price, 1.0 - fair
+    reduce_qty = 0
+    if (held > 0 and side == SIDE_NO) or (held < 0 and side == SIDE_YES):
+        reduce_qty = max(0, abs(held) // WHOLE * WHOLE - promised)
+    if action == SELL and reduce_qty == 0:
+        return 0, NOTHING_TO_SELL, 0, 0
+    if trading_state == REDUCING and reduce_qty == 0:
+        return 0, REDUCING_ONLY, 0, 0
+    # Spread in basis points of the $1 payout: price units are exactly that (1 unit = 1 bp).
+    if spread_now >= 0 and spread_now > max_spread_bps:
+        return 0, SPREAD_TOO_WIDE, 0, 0
+
+    c = price / 10_000.0
+    fee_pc = fee_rate_ppm / 1e6 * c * (1.0 - c)
+    if fair - c - fee_pc < min_edge:
+        return 0, EDGE_BELOW_MIN, 0, 0
+    c_eff = c + fee_pc
+    kelly = (fair - c_eff) / (1.0 - c_eff)
+    stake = kelly_fraction * kelly * capital
+    count = int(stake / (c_eff * 10_000.0)) * WHOLE
+    if count <= 0:
+        return 0, KELLY_ZERO, 0, 0
+
+    reason = APPROVED
+    liquidity = size_cap // WHOLE * WHOLE
+    if liquidity < count:
+        if liquidity <= 0:
+            return 0, NO_LIQUIDITY, 0, 0
+        count, reason = liquidity, SHRUNK_LIQUIDITY
+    if count > max_order_count:
+        count, reason = max_order_count // WHOLE * WHOLE, SHRUNK_MAX_ORDER
+    if trading_state == REDUCING and count > reduce_qty:
+        count, reason = reduce_qty, SHRUNK_REDUCING
+    if action == SELL and count > reduce_qty:
+        count, reason = reduce_qty, SHRUNK_HELD
+
+    open_qty = count - reduce_qty if count > reduce_qty else 0
+    if open_qty > 0:
+        fitted = _fit(open_qty, price, position_room)
+        if fitted < open_qty:
+            open_qty, reason = fitted, SHRUNK_POSITION_CAP
+            if open_qty + reduce_qty == 0:
+                return 0, POSITION_CAP, 0, 0
+        if has_group and open_qty > 0:
+            fitted = _fit(open_qty, price, group_room)
+            if fitted < open_qty:
+                open_qty, reason = fitted, SHRUNK_GROUP_CAP
+                if open_qty + reduce_qty == 0:
+                    return 0, GROUP_CAP, 0, 0
+        if open_qty > 0:
+            fitted = _fit(open_qty, price, total_room)
+            if fitted < open_qty:
+                open_qty, reason = fitted, SHRUNK_TOTAL_CAP
+                if open_qty + reduce_qty == 0:
+                    return 0, TOTAL_CAP, 0, 0
+        count = min(count, reduce_qty + open_qty)
+    if count <= 0:
+        return 0, KELLY_ZERO, 0, 0
+
+    # The exact fee of this order (rounded up to the cent) must still leave the edge. Rounding
+    # adds less than a cent to the whole order, i.e. < 1/count per contract: when the edge
+    # clears even that (times count, no division), the exact integer fee cannot change the
+    # verdict and is not computed.
+    if (fair - c - fee_pc - min_edge - 1e-12) * count <= 1.0:
+        fee = quadratic_fee_nb(fee_rate_ppm, count, price)
+        if fair - c - fee / (count * 100.0) < min_edge:
+            return 0, EDGE_BELOW_MIN, 0, 0
+    return count, reason, (open_qty * price + WHOLE - 1) // WHOLE, count - open_qty
+
+
 @njit(cache=True, nogil=True)
 def decide_one(
     slot, side, action, price, fair, size_cap, now_ns,
@@ -58,92 +149,22 @@ def decide_one(
     """
     if trading_state == HALTED:
         return 0, R_HALTED
-    if slot < 0 or slot >= position.shape[0] or price <= 0 or price >= 10_000:
+    if slot < 0 or slot >= position.shape[0]:
         return 0, BAD_PROPOSAL
-    if (side != SIDE_YES and side != SIDE_NO) or not (fair > 0.0 and fair < 1.0):
-        return 0, BAD_PROPOSAL
-    if action != BUY and action != SELL:
-        return 0, BAD_PROPOSAL
-    if blocked[slot] != 0:
-        return 0, MARKET_LOCKED
-    if now_ns - book_ts[slot] > stale_book_ns:
-        return 0, STALE_BOOK
-    if action == SELL:  # selling S at c == buying the other side at $1 − c
-        side, price, fair = 1 - side, 10_000 - price, 1.0 - fair
-    held = position[slot]
-    reduce_qty = 0
-    if (held > 0 and side == SIDE_NO) or (held < 0 and side == SIDE_YES):
-        reduce_qty = abs(held) // WHOLE * WHOLE
-    if action == SELL and reduce_qty == 0:
-        return 0, NOTHING_TO_SELL
-    if trading_state == REDUCING and reduce_qty == 0:
-        return 0, REDUCING_ONLY
-    # Spread in basis points of the $1 payout: price units are exactly that (1 unit = 1 bp).
-    if spread[slot] >= 0 and spread[slot] > max_spread_bps:
-        return 0, SPREAD_TOO_WIDE
-
-    c = price / 10_000.0
-    fee_pc = fee_rate_ppm / 1e6 * c * (1.0 - c)
-    if fair - c - fee_pc < min_edge:
-        return 0, EDGE_BELOW_MIN
-    c_eff = c + fee_pc
-    kelly = (fair - c_eff) / (1.0 - c_eff)
-    stake = kelly_fraction * kelly * capital
-    count = int(stake / (c_eff * 10_000.0)) * WHOLE
-    if count <= 0:
-        return 0, KELLY_ZERO
-
-    reason = APPROVED
-    liquidity = size_cap // WHOLE * WHOLE
-    if liquidity < count:
-        if liquidity <= 0:
-            return 0, NO_LIQUIDITY
-        count, reason = liquidity, SHRUNK_LIQUIDITY
-    if count > max_order_count:
-        count, reason = max_order_count // WHOLE * WHOLE, SHRUNK_MAX_ORDER
-    if trading_state == REDUCING and count > reduce_qty:
-        count, reason = reduce_qty, SHRUNK_REDUCING
-    if action == SELL and count > reduce_qty:
-        count, reason = reduce_qty, SHRUNK_HELD
-
-    open_qty = count - reduce_qty if count > reduce_qty else 0
-    if open_qty > 0:
-        fitted = _fit(open_qty, price, position_cap - cost[slot] - reserved[slot])
-        if fitted < open_qty:
-            open_qty, reason = fitted, SHRUNK_POSITION_CAP
-            if open_qty + reduce_qty == 0:
-                return 0, POSITION_CAP
-        g = group[slot]
-        if g >= 0 and open_qty > 0:
-            fitted = _fit(open_qty, price, group_cap - group_exposure[g])
-            if fitted < open_qty:
-                open_qty, reason = fitted, SHRUNK_GROUP_CAP
-                if open_qty + reduce_qty == 0:
-                    return 0, GROUP_CAP
-        if open_qty > 0:
-            fitted = _fit(open_qty, price, total_cap - total[0])
-            if fitted < open_qty:
-                open_qty, reason = fitted, SHRUNK_TOTAL_CAP
-                if open_qty + reduce_qty == 0:
-                    return 0, TOTAL_CAP
-        count = min(count, reduce_qty + open_qty)
-    if count <= 0:
-        return 0, KELLY_ZERO
-
-    # The exact fee of this order (rounded up to the cent) must still leave the edge. Rounding
-    # adds less than a cent to the whole order, i.e. < 1/count per contract: when the edge
-    # clears even that, the exact integer fee cannot change the verdict and is not computed.
-    if fair - c - fee_pc - 1.0 / count - 1e-12 < min_edge:
-        fee = quadratic_fee_nb(fee_rate_ppm, count, price)
-        if fair - c - fee / (count * 100.0) < min_edge:
-            return 0, EDGE_BELOW_MIN
-
-    add = (open_qty * price + WHOLE - 1) // WHOLE
-    reserved[slot] += add
-    if group[slot] >= 0:
-        group_exposure[group[slot]] += add
-    total[0] += add
-    reducing[slot] += count - open_qty
+    g = group[slot]
+    count, reason, add, closes = _verdict(
+        side, action, price, fair, size_cap, position[slot], reducing[slot], blocked[slot],
+        now_ns - book_ts[slot], spread[slot], position_cap - cost[slot] - reserved[slot], g >= 0,
+        group_cap - group_exposure[g] if g >= 0 else 0, total_cap - total[0], trading_state,
+        capital, kelly_fraction, min_edge, max_order_count, fee_rate_ppm, stale_book_ns,
+        max_spread_bps,
+    )
+    if count > 0:
+        reserved[slot] += add
+        if g >= 0:
+            group_exposure[g] += add
+        total[0] += add
+        reducing[slot] += closes
     return count, reason
 
 
@@ -155,19 +176,32 @@ def decide_batch(
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, out_count, out_reason,
     out_reserved, out_reduced,
 ):
-    """``decide_one`` over a batch; ``out_reserved`` gets the exposure each approval reserved,
-    ``out_reduced`` the held contracts it promised to close."""
+    """``decide_one`` over a batch, in order; ``out_reserved`` gets the exposure each approval
+    reserved, ``out_reduced`` the held contracts it promised to close."""
+    n_slots = position.shape[0]
     for i in range(slots.shape[0]):
-        before = total[0]
         slot = slots[i]
-        promised = reducing[slot] if 0 <= slot < reducing.shape[0] else 0
-        count, reason = decide_one(
-            slots[i], sides[i], actions[i], prices[i], fairs[i], size_caps[i], now_ns,
-            position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
-            reducing, trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap,
-            total_cap, max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps,
-        )
+        count, reason, add, closes = 0, R_HALTED, 0, 0
+        if trading_state != HALTED:
+            if slot < 0 or slot >= n_slots:
+                reason = BAD_PROPOSAL
+            else:
+                g = group[slot]
+                count, reason, add, closes = _verdict(
+                    sides[i], actions[i], prices[i], fairs[i], size_caps[i], position[slot],
+                    reducing[slot], blocked[slot], now_ns - book_ts[slot], spread[slot],
+                    position_cap - cost[slot] - reserved[slot], g >= 0,
+                    group_cap - group_exposure[g] if g >= 0 else 0, total_cap - total[0],
+                    trading_state, capital, kelly_fraction, min_edge, max_order_count,
+                    fee_rate_ppm, stale_book_ns, max_spread_bps,
+                )
+                if count > 0:
+                    reserved[slot] += add
+                    if g >= 0:
+                        group_exposure[g] += add
+                    total[0] += add
+                    reducing[slot] += closes
         out_count[i] = count
         out_reason[i] = reason
-        out_reserved[i] = total[0] - before
-        out_reduced[i] = reducing[slot] - promised if 0 <= slot < reducing.shape[0] else 0
+        out_reserved[i] = add if count > 0 else 0
+        out_reduced[i] = closes if count > 0 else 0

@@ -1,0 +1,119 @@
+"""What the kill switches look at, kept up to date event by event, and their evaluation.
+
+Pure: every event carries its time, and ``evaluate`` is given ``now_ns`` and the two
+environment facts the daemon reads (``os.environ`` and whether the kill file exists).
+Recent errors and slippage live in numba-read rings; today's P&L is a running sum for the
+current trading day; the loss streak and scans without a fill are counters. Each measure
+is exactly what ``daemon.risk_watch.RiskInputs`` folds from lists, in O(1) memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import switches
+from .calendar import day_start_ns, next_day_start_ns
+from .limits import RiskLimits
+from .locks import Lock
+from .rings import Ring
+
+HOUR_NS = 3_600 * 1_000_000_000
+RING_CAPACITY = 4_096
+
+
+class SwitchInputs:
+    def __init__(self, limits: RiskLimits, capacity: int = RING_CAPACITY) -> None:
+        self.tz = limits.day_boundary_tz
+        self.errors = Ring(max(capacity, limits.error_burst_per_hour))
+        self.slippage = Ring(max(capacity, limits.slippage_window))
+        self.day_start_ns = 0
+        self.next_day_ns = 0
+        self.pnl_day = 0
+        """Realized P&L (money units, after fees) of the day [day_start_ns, next_day_ns)."""
+        self.loss_streak = 0
+        self.scans_without_fill = 0
+        self.orders_since_fill = 0
+        self.trading_active = True
+
+    def fit(self, limits: RiskLimits) -> None:
+        """New limits (SIGHUP): rings grow to hold a larger window or threshold."""
+        if limits.error_burst_per_hour > self.errors.capacity:
+            self.errors = self.errors.resized(limits.error_burst_per_hour)
+        if limits.slippage_window > self.slippage.capacity:
+            self.slippage = self.slippage.resized(limits.slippage_window)
+
+    # ------------------------------------------------------------------ events
+    def on_pnl(self, ts_ns: int, delta: int) -> None:
+        """A realized P&L change (a closing fill, a fee, a settlement) at ``ts_ns``."""
+        if ts_ns < self.day_start_ns:
+            return  # an earlier trading day: not today's loss
+        if ts_ns >= self.next_day_ns:
+            self.day_start_ns = day_start_ns(ts_ns, self.tz)
+            self.next_day_ns = next_day_start_ns(ts_ns, self.tz)
+            self.pnl_day = 0
+        self.pnl_day += delta
+
+    def on_settled_market(self, market_pnl: int) -> None:
+        """A market settled with this lifetime P&L: a loss extends the streak, else it ends."""
+        self.loss_streak = self.loss_streak + 1 if market_pnl < 0 else 0
+
+    def on_slippage(self, ts_ns: int, bps: float) -> None:
+        self.slippage.push(ts_ns, bps)
+
+    def on_error(self, ts_ns: int) -> None:
+        self.errors.push(ts_ns)
+
+    def on_scan(self, orders_sent: int, fills: int) -> None:
+        """Count scans since orders went out without a single fill coming back."""
+        if fills:
+            self.scans_without_fill = 0
+            self.orders_since_fill = 0
+            return
+        self.orders_since_fill += orders_sent
+        if self.orders_since_fill:
+            self.scans_without_fill += 1
+
+    # ------------------------------------------------------------------ measures
+    def pnl_today(self, now_ns: int) -> int:
+        return self.pnl_day if self.day_start_ns <= now_ns < self.next_day_ns else 0
+
+    def errors_last_hour(self, now_ns: int) -> int:
+        return self.errors.count_in_window(now_ns - HOUR_NS, now_ns)
+
+    def measures(self, limits: RiskLimits, now_ns: int) -> dict[str, float]:
+        """Every switch's measure at ``now_ns`` (status views, tests)."""
+        mean, fills = self.slippage.mean_of_last(limits.slippage_window)
+        return {"pnl_today": self.pnl_today(now_ns), "loss_streak": self.loss_streak,
+                "slippage_mean_bps": mean, "slippage_fills": fills,
+                "errors_last_hour": self.errors_last_hour(now_ns),
+                "scans_without_fill": self.scans_without_fill}
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self,
+        limits: RiskLimits,
+        now_ns: int,
+        env: Mapping[str, str],
+        kill_file_exists: bool,
+        group_exposure: Mapping[str, int] | None = None,
+        stale_books: Mapping[str, int] | None = None,
+    ) -> list[Lock]:
+        """Every rule that trips at ``now_ns``, one lock each (not yet filtered for locks in force).
+
+        ``env`` is the process environment (``os.environ``), ``kill_file_exists`` is
+        ``settings.risk.kill_file.exists()``; ``stale_books`` maps ticker → book time of the
+        markets to check for staleness, ``group_exposure`` group name → exposure.
+        """
+        mean, fills = self.slippage.mean_of_last(limits.slippage_window)
+        candidates = [
+            switches.environment_kill(env, kill_file_exists, now_ns),
+            switches.exchange_not_trading(self.trading_active, now_ns),
+            switches.daily_loss(self.pnl_today(now_ns), limits, now_ns, next_day_start_ns(now_ns, self.tz)),
+            switches.loss_streak(self.loss_streak, limits, now_ns),
+            switches.slippage_mean(mean, fills, limits, now_ns),
+            switches.error_count(self.errors_last_hour(now_ns), limits, now_ns),
+            switches.no_fills(self.scans_without_fill, limits, now_ns),
+            *(switches.correlation_breach(g, e, limits, now_ns) for g, e in (group_exposure or {}).items()),
+            *(switches.stale_book(t, ts, limits, now_ns) for t, ts in (stale_books or {}).items()),
+        ]
+        return [lock for lock in candidates if lock is not None]
