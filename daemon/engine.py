@@ -42,6 +42,9 @@ class Sent:
     slot: int
     reserved: int
     order_id: str | None = None
+    reduced: int = 0
+    """Held contracts this order promised to close (``Verdicts.reduced``)."""
+    filled: int = 0
     unseen_fills: int = 0
     """Contracts the venue says filled that sync_fills has not seen yet."""
 
@@ -191,7 +194,7 @@ class Engine:
             ranked = approved[np.argsort(-edge, kind="stable")]
             approved, throttled = np.sort(ranked[:room]), ranked[room:]
             for i in throttled.tolist():
-                self.gate.release(int(p.slot[i]), int(verdicts.reserved[i]))
+                self.gate.release(int(p.slot[i]), int(verdicts.reserved[i]), int(verdicts.reduced[i]))
                 verdicts.count[i], verdicts.reason[i] = 0, Reason.THROTTLED
         to_send = []
         for i in approved.tolist():
@@ -199,7 +202,7 @@ class Engine:
             intent = OrderIntent.create(self.board.tickers[slot], sides[i], Action.BUY, int(p.price[i]),
                                         int(verdicts.count[i]), names[i], float(p.fair[i]), now,
                                         self.time_in_force)
-            to_send.append((i, Sent(intent, slot, int(verdicts.reserved[i]))))
+            to_send.append((i, Sent(intent, slot, int(verdicts.reserved[i]), reduced=int(verdicts.reduced[i]))))
         if to_send:
             # Write ahead: the intents are durable before any request leaves.
             await self.ledger.write("order_intents", [intent_row(s.intent) for _, s in to_send])
@@ -245,7 +248,7 @@ class Engine:
             self.ledger.append("orders", [{"client_order_id": intent.client_order_id, "ticker": intent.ticker,
                                            "status": "failed", "event": "failed", "error": str(exc)}])
             self.metrics.order("failed")
-            self.gate.release(sent.slot, sent.reserved)
+            self.gate.release(sent.slot, sent.reserved, sent.reduced)
             return
         sent.order_id = order.order_id
         self.state.order_intents[order.order_id] = intent
@@ -255,8 +258,9 @@ class Engine:
                  ticker=intent.ticker, side=intent.side.value, price=intent.price, count=intent.count,
                  filled=order.fill_count, status=order.status.value)
         if order.remaining_count == 0 or order.status.value != "resting":
+            sent.filled = order.fill_count
             if order.fill_count == 0:
-                self.gate.release(sent.slot, sent.reserved)
+                self.gate.release(sent.slot, sent.reserved, sent.reduced)
             else:
                 sent.unseen_fills = order.fill_count
                 self.state.awaiting_fills[order.order_id] = sent
@@ -295,7 +299,8 @@ class Engine:
             waiting.unseen_fills -= fill.count
             if waiting.unseen_fills <= 0:
                 del state.awaiting_fills[fill.order_id]
-                self.gate.release(waiting.slot, waiting.reserved)
+                # The fills closed min(filled, reduced) through set_position; free the rest.
+                self.gate.release(waiting.slot, waiting.reserved, max(0, waiting.reduced - waiting.filled))
         intent = state.order_intents.get(fill.order_id)
         if intent is not None:
             slippage = (fill.price - intent.price) / intent.price * 10_000

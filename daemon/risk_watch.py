@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.ledger import Ledger, day_start_ns
+from daemon.ledger import Ledger
 from daemon.logs import get_logger
 from risk import switches
+from risk.calendar import day_start_ns, next_day_start_ns
 from risk.gate import RiskGate
 from risk.limits import RiskLimits
 from risk.locks import GLOBAL, Lock, LockLift, active_locks, blocked_markets, trading_state
@@ -126,8 +127,7 @@ class RiskWatch:
         stale-book lock is in force but are fresh again get a system lift.
         """
         inputs = self.inputs
-        start = day_start_ns(now_ns, self.limits.day_boundary_tz)
-        next_day = day_start_ns(start + 25 * HOUR_NS, self.limits.day_boundary_tz)
+        next_day = next_day_start_ns(now_ns, self.limits.day_boundary_tz)
         candidates = [
             switches.environment_kill(self.env, bool(self.kill_file and self.kill_file.exists()), now_ns),
             switches.exchange_not_trading(inputs.trading_active, now_ns),

@@ -6,15 +6,14 @@ restart derives exactly what the daemon knew before it stopped.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from market.orders import Action, Fill, Position, Side
+from risk.calendar import day_start_ns  # one definition of the trading day
 from risk.locks import Lock, LockLift, active_locks
 
 from .migrate import connect
@@ -125,12 +124,3 @@ class LedgerReader:
 
     def intent_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT client_order_id FROM order_intents")}
-
-
-def day_start_ns(now_ns: int, tz: str) -> int:
-    """Midnight of ``now_ns``'s day in time zone ``tz``, as ns UTC."""
-    zone = ZoneInfo(tz)
-    # Whole seconds, not now_ns / 1e9: a float rounds the last ~100 ns of a day into the next.
-    local = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(midnight.timestamp()) * 1_000_000_000
