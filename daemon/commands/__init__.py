@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "devig",
     "sim_exchange",
     "run",
+    "backtest",
 )
 
 
