@@ -42,6 +42,7 @@ from daemon.reports import daily_summary, summary_row
 from daemon.risk_watch import RiskWatch
 from daemon.sdnotify import Notifier, watchdog_interval_s
 from daemon.status_view import lock_json, position_json
+from daemon.strategy_factory import build_strategies
 from daemon.supervisor import RestartPolicy, Supervisor, TaskSpec
 from daemon.venue_factory import VenueHandle, build_venue
 from daemon.venues.sim.odds_feed import DEFAULT_API_KEY as SIM_ODDS_KEY
@@ -52,8 +53,6 @@ from risk.correlation import group_resolver
 from risk.gate import RiskGate
 from risk.limits import RiskLimits
 from risk.locks import Lock, LockLift, operator_halt, operator_resume
-from strategies.flb import CalibrationCurve, FavouriteLongshot
-from strategies.odds_edge import OddsEdge
 
 log = get_logger("edgewarden.daemon")
 SETTLEMENT_EVERY_S = 5.0
@@ -167,15 +166,7 @@ class Daemon:
         await asyncio.Event().wait()  # stays down on purpose (quota floor, refused key)
 
     def _strategies(self, limits: RiskLimits) -> list:
-        st = self.settings.strategies
-        return [
-            FavouriteLongshot(
-                st.flb.favourite_threshold_units, st.flb.longshot_threshold_units, limits.min_edge,
-                limits.fee_rate_ppm, CalibrationCurve.from_points(st.flb.calibration_points()),
-                enabled=st.flb.enabled,
-            ),
-            OddsEdge(limits.min_edge, limits.fee_rate_ppm, enabled=st.odds_edge.enabled),
-        ]
+        return build_strategies(self.settings.strategies, limits)
 
     def _rebuild_from_ledger(self) -> None:
         """Positions, P&L, settled markets, seen fills and locks, exactly as before the stop."""

@@ -13,6 +13,7 @@ from daemon.venues.kalshi import KalshiClient
 from daemon.venues.kalshi_auth import generate_keypair
 from daemon.venues.paper import PaperVenue
 from daemon.venues.sim.exchange import Faults, SimExchange
+from market.fees import schedule_from_name
 from market.units import parse_dollars
 
 log = get_logger("edgewarden.venue")
@@ -52,7 +53,8 @@ async def build_venue(settings: Settings, data_dir: Path) -> VenueHandle:
     venue: Venue = client
     if settings.dry_run:
         balance = parse_dollars(settings.venue.sim.starting_balance_dollars)
-        venue = PaperVenue(client, balance)
+        venue = PaperVenue(client, balance, fees=schedule_from_name(
+            settings.fees.schedule, settings.fees.multiplier, settings.fees.profit_fee_rate))
     log.info("venue_ready", mode=settings.mode, dry_run=settings.dry_run, base_url=base_url)
     return VenueHandle(venue, client, sim)
 

@@ -79,19 +79,10 @@ def _prices(text: str) -> list[int]:
 
 
 def build_strategies(settings: Any, limits: Any, which: str) -> list:
-    """The daemon's strategies from the config (as daemon.app does), ``which`` enabled."""
-    from strategies.flb import CalibrationCurve, FavouriteLongshot
-    from strategies.odds_edge import OddsEdge
+    """The daemon's strategies from the config, ``which`` ("flb", "odds_edge", "all") enabled."""
+    from daemon.strategy_factory import build_strategies as build
 
-    st = settings.strategies
-    out: list = []
-    if which in ("flb", "all"):
-        out.append(FavouriteLongshot(
-            st.flb.favourite_threshold_units, st.flb.longshot_threshold_units, limits.min_edge,
-            limits.fee_rate_ppm, CalibrationCurve.from_points(st.flb.calibration_points())))
-    if which in ("odds_edge", "all"):
-        out.append(OddsEdge(limits.min_edge, limits.fee_rate_ppm))
-    return out
+    return build(settings.strategies, limits, which)
 
 
 def build_execution(settings: Any, args: argparse.Namespace) -> Any:
