@@ -18,15 +18,18 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         if not path.exists():
             raise LedgerError(f"no ledger at {path}")
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Wait for a lock before anything else: switching a new file to WAL takes one, and
+        # another process opening the same file at that moment must wait, not fail.
+        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         # Up to 64 MiB of page cache (used only as the file grows): random-keyed unique indexes
         # (client_order_id, fill_id) otherwise re-read and re-write pages every batch.
         conn.execute("PRAGMA cache_size=-65536")
-    conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
 

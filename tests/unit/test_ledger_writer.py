@@ -182,9 +182,14 @@ def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -
     results: list[object] = []
 
     def opener() -> None:
-        conn = connect(path)
-        barrier.wait()
         try:
+            conn = connect(path)
+        except Exception as exc:  # collected, asserted below; the others must not wait forever
+            results.append(exc)
+            barrier.abort()
+            return
+        try:
+            barrier.wait(timeout=30)
             results.append(migrate(conn))
         except Exception as exc:  # collected, asserted below
             results.append(exc)
@@ -195,7 +200,7 @@ def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert results == [SCHEMA_VERSION] * 4
     conn = connect(path)
     assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
