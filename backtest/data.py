@@ -159,33 +159,30 @@ def _ticker(row: dict[str, Any]) -> str:
     return ticker
 
 
-def _price(row: dict[str, Any], name: str, blank_ok: bool) -> int:
+def _units(row: dict[str, Any], name: str, blank_ok: bool, parse: Any) -> int:
+    """The field parsed to units; 0 for a blank allowed field; the error names the field."""
     text = (row.get(name) or "").strip()
     if not text:
         if blank_ok:
             return 0
         raise ValueError(f"{name} is blank")
     try:
-        units = parse_dollars(text)
+        return parse(text)
     except UnitError as exc:
         raise ValueError(f"{name} {text!r}: {exc.why}") from None
-    if not 0 < units < CONTRACT_PAYOUT:
-        raise ValueError(f"{name} {text!r} is not a price between 0 and 1 dollar")
+
+
+def _price(row: dict[str, Any], name: str, blank_ok: bool) -> int:
+    units = _units(row, name, blank_ok, parse_dollars)
+    if units and not 0 < units < CONTRACT_PAYOUT:
+        raise ValueError(f"{name} {row[name].strip()!r} is not a price between 0 and 1 dollar")
     return units
 
 
 def _count(row: dict[str, Any], name: str, blank_ok: bool) -> int:
-    text = (row.get(name) or "").strip()
-    if not text:
-        if blank_ok:
-            return 0
-        raise ValueError(f"{name} is blank")
-    try:
-        units = parse_count(text)
-    except UnitError as exc:
-        raise ValueError(f"{name} {text!r}: {exc.why}") from None
+    units = _units(row, name, blank_ok, parse_count)
     if units < 0:
-        raise ValueError(f"{name} {text!r} is negative")
+        raise ValueError(f"{name} {row[name].strip()!r} is negative")
     return units
 
 

@@ -147,8 +147,6 @@ class Daemon:
         assert self.ledger is not None
         updated = self.fair_values.update(snapshot)
         self.odds_last_ns = snapshot.ts_ns
-        if snapshot.quota.remaining is not None:
-            self.metrics.odds_quota.set(snapshot.quota.remaining)
         self.ledger.append("odds_snapshots", [
             {"ts_ns": snapshot.ts_ns, "event_id": event.id, "sport_key": event.sport_key,
              "bookmaker": f"consensus of {game.bookmakers}", "market": "h2h",

@@ -375,14 +375,6 @@ class Engine:
 
     def _venue_error(self, call: str, exc: Exception, now: int, **context: Any) -> None:
         self.watch.record_error(now)
-        kind = getattr(exc, "kind", None) or _kind_of(exc)
+        kind = exc.kind if isinstance(exc, VenueError) else "other"
         self.metrics.api_error("exchange", kind)
         log.error("venue_error", call=call, error=str(exc), kind=kind, **context)
-
-
-def _kind_of(exc: Exception) -> str:
-    name = type(exc).__name__
-    return {
-        "RateLimited": "rate_limited", "Unavailable": "unavailable", "Rejected": "rejected",
-        "AuthFailed": "auth_failed", "BadResponse": "bad_response",
-    }.get(name, "other")

@@ -47,8 +47,7 @@ def print_config_error(exc: ConfigError) -> None:
 
 
 def data_dir_from_args(args: argparse.Namespace) -> Path:
-    if getattr(args, "data_dir", None) is not None:
-        return Path(args.data_dir)
+    """``--data-dir`` (an override of the settings), else the config's or the default."""
     return Path(resolved_data_dir(settings_from_args(args)))
 
 

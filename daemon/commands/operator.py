@@ -14,7 +14,7 @@ import getpass
 import time
 from pathlib import Path
 
-from config import resolved_control_socket
+from config import resolved_control_socket, resolved_data_dir
 from daemon.control import ControlError, NoDaemon, control_request
 from daemon.ledger import Ledger, LedgerError, LedgerReader
 from risk.locks import Lock, LockLift, active_locks, operator_halt, operator_resume, trading_state
@@ -37,11 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    settings = settings_from_args(args)
-    from config import resolved_data_dir
-
-    data_dir = Path(args.data_dir) if args.data_dir else resolved_data_dir(settings)
-    return ledger_path(data_dir), args.socket or resolved_control_socket(settings)
+    settings = settings_from_args(args)  # --data-dir is already one of its overrides
+    return ledger_path(resolved_data_dir(settings)), args.socket or resolved_control_socket(settings)
 
 
 def _via_daemon(socket: Path, request: dict) -> dict | None:

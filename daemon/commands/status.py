@@ -34,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
         status.pop("ok", None)
         status["source"] = "running daemon"
     except NoDaemon:
-        data_dir = Path(args.data_dir) if args.data_dir else resolved_data_dir(settings)
         try:
-            status = _from_ledger(ledger_path(data_dir))
+            status = _from_ledger(ledger_path(resolved_data_dir(settings)))
         except LedgerError as exc:
             return fail(f"no daemon is running (nothing listens on {socket}) and {exc}")
         status["source"] = f"ledger (no daemon is running; nothing listens on {socket})"

@@ -292,7 +292,6 @@ class OddsPoller:
         log.info("odds_polled", sport=snapshot.sport, events=len(snapshot.events),
                  dropped=len(snapshot.errors), remaining=snapshot.quota.remaining)
         if self.metrics is not None:
-            self.metrics.feed_age.labels(feed="odds").set(0)
             for _ in snapshot.errors:
                 self.metrics.api_error("odds", "bad_response")
         if self.on_snapshot is not None:
