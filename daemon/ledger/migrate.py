@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -22,16 +23,31 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # Wait for a lock before anything else: switching a new file to WAL takes one, and
-        # another process opening the same file at that moment must wait, not fail.
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         # Up to 64 MiB of page cache (used only as the file grows): random-keyed unique indexes
         # (client_order_id, fill_id) otherwise re-read and re-write pages every batch.
         conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, patience_s: float = 5.0) -> None:
+    """WAL mode, waiting for another opener of the same new file instead of failing.
+
+    Changing the journal mode can answer "database is locked" at once, without the busy
+    handler, while another connection is doing the same or migrating; so retry briefly.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
