@@ -77,7 +77,6 @@ class Daemon:
         self.watch: RiskWatch | None = None
         self.control: ControlServer | None = None
         self.metrics_server: MetricsServer | None = None
-        self.new_data = asyncio.Event()
         oe = settings.strategies.odds_edge
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
@@ -100,6 +99,8 @@ class Daemon:
         await self._record_config()
         limits = RiskLimits.from_settings(s.risk, s.fees)
         gate = RiskGate(limits)
+        # The kernels load (or compile) now, before any book is read, not on the first order's path.
+        await asyncio.to_thread(gate.warm_up)
         self.watch = RiskWatch(gate, self.ledger, limits, s.risk.kill_file, on_change=self._state_changed)
         self.venue = await build_venue(s, self.data_dir)
         board = MarketBoard()
@@ -118,6 +119,8 @@ class Daemon:
             await self.watch.add_lock(
                 Lock.make("reconcile", "*", "HALTED", report.reason, time.time_ns()), time.time_ns()
             )
+        # Kill switches on what the ledger says (today's loss, the streak) before the first tick.
+        await self.engine.evaluate_switches(time.time_ns())
         await self._start_servers()
         self.notifier.ready(self._status_line())
         log.info("daemon_ready", mode=s.mode, dry_run=s.dry_run, data_dir=str(self.data_dir),
@@ -210,7 +213,6 @@ class Daemon:
     # ------------------------------------------------------------------ tasks
     def tasks(self) -> list[TaskSpec]:
         specs = [
-            TaskSpec("market-poller", self._poll_markets),
             TaskSpec("engine", self._run_engine),
             TaskSpec("settlements", self._poll_settlements),
             TaskSpec("watchdog", self._watchdog),
@@ -220,22 +222,19 @@ class Daemon:
             specs.append(TaskSpec("odds-poller", self._run_odds))
         return specs
 
-    async def _poll_markets(self) -> None:
-        assert self.engine is not None
-        while True:
-            await self.engine.refresh_markets()
-            self.new_data.set()
-            await asyncio.sleep(self.settings.engine.tick_seconds)
-
     async def _run_engine(self) -> None:
+        """Refresh the books, then decide on them at once: no hand-off between the two, so an
+        order leaves as soon after the books arrive as the write-ahead commit allows."""
         assert self.engine is not None
+        loop = asyncio.get_running_loop()
         while True:
-            await self.new_data.wait()
-            self.new_data.clear()
+            started = loop.time()
+            await self.engine.refresh_markets()
             await self.engine.tick()
             self._export_rate_waits()
             if not self.stopping:
                 self.notifier.status(self._status_line())
+            await asyncio.sleep(max(0.0, self.settings.engine.tick_seconds - (loop.time() - started)))
 
     def _export_rate_waits(self) -> None:
         """Seconds the client waited for rate-limit tokens, as a Prometheus counter."""

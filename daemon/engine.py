@@ -29,7 +29,7 @@ from daemon.venues.base import Venue, VenueError
 from market.orders import Action, Fill, OrderIntent, Position, Side, TimeInForce
 from market.units import COUNT_SCALE
 from monitoring.metrics import Metrics
-from risk.gate import RiskGate
+from risk.gate import RiskGate, Verdicts
 from risk.reasons import Reason
 from strategies.base import SIDE_YES, Proposals, Strategy
 
@@ -47,6 +47,16 @@ class Sent:
     filled: int = 0
     unseen_fills: int = 0
     """Contracts the venue says filled that sync_fills has not seen yet."""
+
+
+@dataclass
+class Decided:
+    """One tick's proposals, the gate's verdicts, and the orders to send ((row, Sent))."""
+
+    proposals: Proposals
+    names: list[str]
+    verdicts: Verdicts
+    orders: list[tuple[int, Sent]]
 
 
 @dataclass
@@ -109,6 +119,8 @@ class Engine:
         self.trading_enabled = True
         """False once shutdown began: no new orders, whatever the gate says."""
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._deferred: list[tuple[str, list[dict[str, Any]]]] = []
+        """Background ledger rows held back until the orders of the tick are on their way."""
 
     # ------------------------------------------------------------------ market data
     async def refresh_markets(self) -> int:
@@ -146,10 +158,12 @@ class Engine:
                 snapshots.append({"ts_ns": now, "ticker": m.ticker, "yes_bid": m.yes_bid,
                                   "yes_ask": m.yes_ask, "yes_bid_size": m.yes_bid_size,
                                   "yes_ask_size": m.yes_ask_size})
+        # Appended after the next tick's orders are out: queued now, they would join (and
+        # delay) the commit of that tick's write-ahead intents.
         if new_rows:
-            self.ledger.append("markets", new_rows)
+            self._deferred.append(("markets", new_rows))
         if snapshots:
-            self.ledger.append("book_snapshots", snapshots)
+            self._deferred.append(("book_snapshots", snapshots))
         self.metrics.markets.set(len(self.board.tickers))
         self.state.book_ready_ns = self.clock()
         return len(markets)
@@ -159,33 +173,55 @@ class Engine:
 
     # ------------------------------------------------------------------ the tick
     async def tick(self) -> int:
-        """One decision round; returns the number of orders sent."""
+        """One decision round; returns the number of orders sent.
+
+        The order path comes first and alone (strategies → gate → write-ahead intents →
+        requests on their way); everything that can wait for it — the decision rows, book
+        samples, fills, the kill switches — follows. The switches therefore see this tick's
+        fills and their locks bind from the next tick; the gate's kernel checks stale books
+        and the exchange status is checked here, so neither waits for a switch.
+        """
         started = time.perf_counter()
         now = self.clock()
         self.state.ticks += 1
-        await self.watch.evaluate(now, self._stale_books(now))
-        view = self.board.view()
-        parts = [(s.name, s.propose(view)) for s in self.strategies if s.enabled]
-        proposals = Proposals.concat([p for _, p in parts])
-        names = [name for name, p in parts for _ in range(len(p))]
+        decided = self.trade(now)
         sent = 0
-        if len(proposals) and self.trading_enabled:
-            sent = await self._decide_and_send(proposals, names, now)
+        if decided is not None:
+            sent = await self._send_decided(decided, now)
+            self._record(decided, now)
+        self._flush_deferred()
         fills = await self.sync_fills()
         self.watch.record_scan(sent, fills)
+        await self.evaluate_switches(now)
         self.state.last_tick_ns = self.clock()
         self.metrics.ticks.inc()
         self.metrics.tick_duration.observe(time.perf_counter() - started)
         return sent
+
+    async def evaluate_switches(self, now: int) -> None:
+        """Run the kill switches (at start-up before the first tick, then after every tick)."""
+        await self.watch.evaluate(now, self._stale_books(now))
 
     def _stale_books(self, now: int) -> dict[str, int]:
         n = len(self.board.tickers)
         old = np.flatnonzero(self.board.open[:n] & (now - self.board.book_ts[:n] > self.gate.limits.stale_book_ns))
         return {self.board.tickers[i]: int(self.board.book_ts[i]) for i in old}
 
-    async def _decide_and_send(self, p: Proposals, names: list[str], now: int) -> int:
+    def trade(self, now: int) -> Decided | None:
+        """Strategies over every market, then the gate: the orders to send, sized and reserved.
+
+        None when nothing is proposed, or nothing may be sent (shutting down, or the exchange
+        said it is not trading: its lock is written by the switches after this tick).
+        """
+        if not (self.trading_enabled and self.watch.inputs.trading_active):
+            return None
+        view = self.board.view()
+        parts = [(s.name, s.propose(view)) for s in self.strategies if s.enabled]
+        p = Proposals.concat([part for _, part in parts])
+        if not len(p):
+            return None
+        names = [name for name, part in parts for _ in range(len(part))]
         verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now)
-        sides = [Side.YES if side == SIDE_YES else Side.NO for side in p.side.tolist()]
         approved = np.flatnonzero(verdicts.count > 0)
         room = max(0, self.max_in_flight - len(self._in_flight))
         if len(approved) > room:
@@ -193,26 +229,38 @@ class Engine:
             edge = (p.fair - p.price / 10_000)[approved]
             ranked = approved[np.argsort(-edge, kind="stable")]
             approved, throttled = np.sort(ranked[:room]), ranked[room:]
-            for i in throttled.tolist():
-                self.gate.release(int(p.slot[i]), int(verdicts.reserved[i]), int(verdicts.reduced[i]))
-                verdicts.count[i], verdicts.reason[i] = 0, Reason.THROTTLED
-        to_send = []
+            self.gate.release_many(p.slot[throttled], verdicts.reserved[throttled], verdicts.reduced[throttled])
+            verdicts.count[throttled], verdicts.reason[throttled] = 0, Reason.THROTTLED
+        orders = []
         for i in approved.tolist():
             slot = int(p.slot[i])
-            intent = OrderIntent.create(self.board.tickers[slot], sides[i], Action.BUY, int(p.price[i]),
+            side = Side.YES if p.side[i] == SIDE_YES else Side.NO
+            intent = OrderIntent.create(self.board.tickers[slot], side, Action.BUY, int(p.price[i]),
                                         int(verdicts.count[i]), names[i], float(p.fair[i]), now,
                                         self.time_in_force)
-            to_send.append((i, Sent(intent, slot, int(verdicts.reserved[i]), reduced=int(verdicts.reduced[i]))))
-        if to_send:
-            # Write ahead: the intents are durable before any request leaves.
-            await self.ledger.write("order_intents", [intent_row(s.intent) for _, s in to_send])
-            self._start_sends([s for _, s in to_send], now)
-        # Bookkeeping after the orders are on their way: every verdict is a ledger row.
-        coids = {i: s.intent.client_order_id for i, s in to_send}
+            orders.append((i, Sent(intent, slot, int(verdicts.reserved[i]), reduced=int(verdicts.reduced[i]))))
+        return Decided(p, names, verdicts, orders)
+
+    async def _send_decided(self, decided: Decided, now: int) -> int:
+        """Write ahead, then send: the intents are durable before any request leaves."""
+        if not decided.orders:
+            return 0
+        sends = [sent for _, sent in decided.orders]
+        await self.ledger.write("order_intents", [intent_row(s.intent) for s in sends])
+        self._start_sends(sends, now)
+        await asyncio.sleep(0)  # let the requests start before this tick's bookkeeping
+        return len(sends)
+
+    def _record(self, decided: Decided, now: int) -> None:
+        """Every verdict is a ledger row, and a count by reason."""
+        p, names, verdicts = decided.proposals, decided.names, decided.verdicts
+        coids = {i: s.intent.client_order_id for i, s in decided.orders}
         reasons = [Reason(r).name for r in verdicts.reason.tolist()]
+        sides = ["yes" if side == SIDE_YES else "no" for side in p.side.tolist()]
+        tickers = self.board.tickers
         self.ledger.append("decisions", [
-            {"ts_ns": now, "client_order_id": coids.get(i), "ticker": self.board.tickers[slot],
-             "side": sides[i].value, "action": "buy", "price": price, "proposed_count": cap,
+            {"ts_ns": now, "client_order_id": coids.get(i), "ticker": tickers[slot],
+             "side": sides[i], "action": "buy", "price": price, "proposed_count": cap,
              "approved_count": count, "reason": reasons[i], "strategy": names[i], "fair_probability": fair}
             for i, (slot, price, cap, count, fair) in enumerate(zip(
                 p.slot.tolist(), p.price.tolist(), p.size_cap.tolist(), verdicts.count.tolist(),
@@ -220,7 +268,11 @@ class Engine:
         ])
         for name, n in Counter(reasons).items():
             self.metrics.decisions.labels(reason=name).inc(n)
-        return len(to_send)
+
+    def _flush_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for table, rows in deferred:
+            self.ledger.append(table, rows)
 
     def _start_sends(self, to_send: list[Sent], now: int) -> None:
         # Requests go out as tasks: the tick does not wait for answers (a rate-limited burst

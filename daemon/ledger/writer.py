@@ -11,6 +11,11 @@ each, DESIGN.md); with one hop per batch the intent latency is one fsync, and
 throughput is bounded by SQLite rather than by thread switches. A batch holds at most
 ``max_batch_rows`` rows, which bounds one transaction under a backlog; smaller caps were
 measured slower (random-keyed unique indexes rewrite more pages per row in small batches).
+
+SQLite's automatic checkpoint runs inside whichever commit crosses its threshold, often a
+durable one, which then waits for pages to be copied and the database file synced. The
+writer turns it off and checkpoints after a commit with no durable rows in it instead
+(every ``checkpoint_rows`` rows), so an order's write-ahead commit is just its own fsync.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ log = get_logger("edgewarden.ledger")
 
 Row = Mapping[str, Any]
 
+CHECKPOINT_ROWS = 20_000
+"""About SQLite's own default WAL size (1,000 pages of 4 KiB) in typical ledger rows."""
+
 
 @dataclass(slots=True)
 class _Item:
@@ -48,8 +56,11 @@ _STOP = _Item("", [], None)
 class Ledger:
     """Owns the SQLite file; open with :meth:`open`, finish with :meth:`close`."""
 
-    def __init__(self, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536) -> None:
+    def __init__(self, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536,
+                 checkpoint_rows: int = CHECKPOINT_ROWS) -> None:
         self.path = path
+        self.checkpoint_rows = checkpoint_rows
+        self._rows_since_checkpoint = 0
         self.commit_delay_s = commit_delay_s
         self.max_batch_rows = max_batch_rows
         self._closing = False
@@ -64,10 +75,12 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.rows_committed = 0
+        self.checkpoints = 0
 
     @classmethod
-    async def open(cls, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536) -> Ledger:
-        ledger = cls(path, commit_delay_s, max_batch_rows)
+    async def open(cls, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536,
+                   checkpoint_rows: int = CHECKPOINT_ROWS) -> Ledger:
+        ledger = cls(path, commit_delay_s, max_batch_rows, checkpoint_rows)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(ledger._executor, ledger._open_sync)
@@ -81,6 +94,7 @@ class Ledger:
     def _open_sync(self) -> None:
         self._conn = connect(self.path)
         migrate(self._conn)
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring
         for table in TABLES:
             columns = table_columns(self._conn, table)
             self._columns[table] = columns
@@ -199,6 +213,24 @@ class Ledger:
                         item.future.set_exception(error)
 
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
+        errors = self._commit_batch(batch)
+        self._maybe_checkpoint(durable=any(item.future is not None for item in batch))
+        return errors
+
+    def _maybe_checkpoint(self, durable: bool) -> None:
+        """Copy the WAL back into the database once it has grown, preferably off the order path.
+
+        After a background batch once ``checkpoint_rows`` rows were committed since the last
+        checkpoint; after a durable one only at four times that (a ledger that only ever gets
+        durable writes must not grow its WAL forever).
+        """
+        if self._rows_since_checkpoint >= self.checkpoint_rows * (4 if durable else 1):
+            assert self._conn is not None
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._rows_since_checkpoint = 0
+            self.checkpoints += 1
+
+    def _commit_batch(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
         """One transaction for the batch; if a row breaks it, retry row by row."""
         conn = self._conn
         assert conn is not None
@@ -259,9 +291,11 @@ class Ledger:
     def _count(self, rows: int) -> None:
         self.batches += 1
         self.rows_committed += rows
+        self._rows_since_checkpoint += rows
 
 
 _ROW_ERRORS = (sqlite3.Error, OverflowError)
+
 
 _NATIVE = frozenset({int, str, float, bytes, bool, type(None)})
 """Types sqlite3 binds as they are (bool as 0/1); anything else goes through ``_value``."""

@@ -27,7 +27,6 @@ from config import load_settings
 from daemon.app import Daemon
 from daemon.logs import configure_logging
 from daemon.supervisor import RestartPolicy, Supervisor
-from strategies.base import Proposals
 from tests.integration.daemon_harness import free_port
 
 
@@ -55,6 +54,7 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
     to_order: list[int] = []
     first_of_tick: dict[int, int] = {}
     decide: list[int] = []
+    intent_write: list[int] = []
     place = engine.venue.place_order
 
     async def timed_place(intent):
@@ -64,17 +64,24 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         return await place(intent)
 
     engine.venue.place_order = timed_place  # type: ignore[method-assign]
-    strategies_and_gate = engine._decide_and_send
+    trade = engine.trade
 
-    async def timed_decide(p: Proposals, names, now):
+    def timed_trade(now):
         start = time.perf_counter_ns()
-        view = engine.board.view()
-        for s in engine.strategies:
-            s.propose(view)
+        decided = trade(now)
         decide.append(time.perf_counter_ns() - start)
-        return await strategies_and_gate(p, names, now)
+        return decided
 
-    engine._decide_and_send = timed_decide  # type: ignore[method-assign]
+    engine.trade = timed_trade  # type: ignore[method-assign]
+    write = daemon.ledger.write
+
+    async def timed_write(table, rows):
+        start = time.perf_counter_ns()
+        await write(table, rows)
+        if table == "order_intents":
+            intent_write.append(time.perf_counter_ns() - start)
+
+    daemon.ledger.write = timed_write  # type: ignore[method-assign]
     supervisor = Supervisor(daemon, RestartPolicy(), 10.0)
     daemon.supervisor = supervisor
     loop = asyncio.get_running_loop()
@@ -93,6 +100,7 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
     lat = np.array(to_order) / 1_000
     first = np.array(list(first_of_tick.values())) / 1_000
     base = np.array(decide) / 1_000
+    durable = np.array(intent_write) / 1_000
     print(f"edgewarden daemon benchmark: {markets} sim markets, {minutes:g} min, exit {code}")
     print(f"  ticks {engine.state.ticks:,}, orders sent {len(lat):,}, fills {len(engine.state.seen_fills):,}")
     if len(lat):
@@ -101,10 +109,13 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         print(f"  book available → request sent, first order of each refresh: "
               f"p50 {np.percentile(first, 50):8.0f} µs   p99 {np.percentile(first, 99):8.0f} µs")
     if len(base):
-        print(f"  baseline, view + strategies alone: p50 {np.percentile(base, 50):6.0f} µs   "
-              f"p99 {np.percentile(base, 99):6.0f} µs")
+        print(f"  baseline, the decision alone (view + strategies + gate + intents): "
+              f"p50 {np.percentile(base, 50):6.0f} µs   p99 {np.percentile(base, 99):6.0f} µs")
         if len(lat):
-            print(f"  ratio tick-to-order / strategies (p50): {np.percentile(lat, 50) / max(np.percentile(base, 50), 1):.1f}x")
+            print(f"  ratio tick-to-order / decision (p50): {np.percentile(lat, 50) / max(np.percentile(base, 50), 1):.1f}x")
+    if len(durable):
+        print(f"  of which the durable intent commit (write-ahead, fsync): "
+              f"p50 {np.percentile(durable, 50):6.0f} µs   p99 {np.percentile(durable, 99):6.0f} µs")
     print(f"  daemon RSS: start {rss[0][1]:.0f} MB, end {rss_mb():.0f} MB, max {max(r for _, r in rss):.0f} MB"
           "   (goal ≤ 250 MB after 5 min)")
 

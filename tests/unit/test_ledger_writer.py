@@ -239,3 +239,25 @@ def test_migrate_rechecks_the_version_under_the_write_lock(
     assert migrate(conn) == SCHEMA_VERSION
     assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+async def test_checkpoints_follow_background_batches_not_durable_writes(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint is off: background batches checkpoint at ``checkpoint_rows``,
+    durable writes only at four times that, so a write-ahead commit does not pay for one."""
+    path = tmp_path / "l.sqlite"
+    ledger = await Ledger.open(path, commit_delay_s=0.001, checkpoint_rows=100)
+    assert ledger._conn is not None
+    assert ledger._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    await ledger.write("order_intents", [intent(f"d{i}") for i in range(350)])
+    assert ledger.checkpoints == 0  # durable rows only: 350 < 4 × 100
+    await ledger.write("order_intents", [intent(f"e{i}") for i in range(60)])
+    assert ledger.checkpoints == 1  # 410 ≥ 400
+    ledger.append("metric_samples", [sample(f"m{i}") for i in range(99)])
+    await asyncio.sleep(0.2)
+    assert ledger.checkpoints == 1
+    ledger.append("metric_samples", [sample("m99")])
+    await asyncio.sleep(0.2)
+    assert ledger.checkpoints == 2  # a background batch reached 100 rows since the last one
+    await ledger.close()
+    with LedgerReader(path) as reader:
+        assert len(reader.rows("order_intents")) == 410 and len(reader.rows("metric_samples")) == 100
