@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -137,30 +137,69 @@ class _EventWire(msgspec.Struct, kw_only=True):
 
 def parse_odds(body: bytes | str) -> ParsedOdds:
     """Parse an answer body; raises OddsParseError only when the whole answer is unusable."""
+    return _collect(iter_odds(body))
+
+
+def iter_odds(body: bytes | str) -> Iterator[OddsEvent | OddsParseError]:
+    """The answer's events one at a time, each an OddsEvent or the OddsParseError that
+    dropped it (so a caller can hand the loop back between events of a large answer).
+
+    Raises OddsParseError (on the first ``next``) when the whole answer is unusable. The
+    whole answer is decoded into the wire shape in one C call; only when that fails
+    somewhere is it decoded loosely and each event converted alone, to keep the good ones.
+    """
     try:
-        payload = msgspec.json.decode(body)
+        wires = msgspec.json.decode(body, type=list[_EventWire], strict=True)
+    except msgspec.ValidationError:
+        wires = None
+    except msgspec.DecodeError:
+        wires = None  # the loose decode below says what is wrong with it
+    if wires is None:
+        yield from _iter_payload(_decode(body))
+        return
+    seen: set[str] = set()
+    for index, wire in enumerate(wires):
+        try:
+            yield _unique(_check_event(wire, f"$[{index}]"), seen, index)
+        except OddsParseError as exc:
+            yield exc
+
+
+def _decode(body: bytes | str) -> Any:
+    try:
+        return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise OddsParseError(f"not JSON ({exc})") from None
-    return parse_odds_payload(payload)
 
 
 def parse_odds_payload(payload: Any) -> ParsedOdds:
     """Parse an already-decoded answer (a list of events)."""
+    return _collect(_iter_payload(payload))
+
+
+def _iter_payload(payload: Any) -> Iterator[OddsEvent | OddsParseError]:
     if not isinstance(payload, list):
         raise OddsParseError(f"expected a list of events, got {type(payload).__name__}")
-    events: list[OddsEvent] = []
-    errors: list[OddsParseError] = []
     seen: set[str] = set()
     for index, raw in enumerate(payload):
         try:
-            event = parse_event(raw, index)
-            if event.id in seen:
-                raise OddsParseError("event id repeats in the answer", event.id, path=f"$[{index}].id")
+            yield _unique(parse_event(raw, index), seen, index)
         except OddsParseError as exc:
-            errors.append(exc)
-            continue
-        seen.add(event.id)
-        events.append(event)
+            yield exc
+
+
+def _unique(event: OddsEvent, seen: set[str], index: int) -> OddsEvent:
+    if event.id in seen:
+        raise OddsParseError("event id repeats in the answer", event.id, path=f"$[{index}].id")
+    seen.add(event.id)
+    return event
+
+
+def _collect(items: Iterable[OddsEvent | OddsParseError]) -> ParsedOdds:
+    events: list[OddsEvent] = []
+    errors: list[OddsParseError] = []
+    for item in items:
+        (errors if isinstance(item, OddsParseError) else events).append(item)
     return ParsedOdds(tuple(events), tuple(errors))
 
 

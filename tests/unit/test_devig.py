@@ -16,6 +16,7 @@ from strategies.devig import (
     additive,
     consensus,
     devig,
+    devig_rows,
     multiplicative,
     power,
     shin,
@@ -198,3 +199,28 @@ def test_consensus_of_devigged_books_recovers_a_common_truth():
 def test_consensus_rejects_what_is_not_probabilities(vectors, fragment):
     with pytest.raises(DevigError, match=fragment):
         consensus(vectors)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(METHODS), st.integers(2, 4).flatmap(
+    lambda k: st.lists(st.lists(st.floats(min_value=1.001, max_value=200, allow_nan=False), min_size=k, max_size=k),
+                       min_size=1, max_size=20)))
+def test_devig_rows_agrees_with_devig_row_by_row(method, rows):
+    fair, ok = devig_rows(np.array(rows), method)
+    for row, good, got in zip(rows, ok.tolist(), fair, strict=True):
+        try:
+            expected = devig(row, method)
+        except DevigError:
+            assert not good and np.isnan(got).all()
+            continue
+        assert good
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_devig_rows_refuses_what_devig_refuses() -> None:
+    fair, ok = devig_rows(np.array([[1.0, 2.0], [np.inf, 2.0], [1.9, 1.9]]), "shin")
+    assert ok.tolist() == [False, False, True] and np.isnan(fair[:2]).all()
+    with pytest.raises(DevigError, match="method"):
+        devig_rows(np.array([[1.9, 1.9]]), "nope")
+    with pytest.raises(DevigError, match="rows of >= 2"):
+        devig_rows(np.array([1.9, 1.9]), "shin")

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daemon.feeds.odds_parse import (
@@ -224,3 +224,17 @@ def test_valid_prices_and_lines_round_trip(home_price, away_price, line):
     assert book.market("h2h").outcome("Los Angeles Lakers").price == away_price
     assert book.market("spreads").outcome("Los Angeles Lakers").point == line
     assert book.market("totals").outcome("Under").point == line
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_payloads())
+def test_the_one_call_decode_agrees_with_event_by_event_conversion(payload):
+    """``parse_odds`` decodes a whole answer in one typed call when it can; whatever the
+    answer, it keeps and drops exactly the events that converting them one by one does."""
+    try:
+        body = json.dumps(payload, allow_nan=False).encode()
+    except ValueError:
+        assume(False)  # NaN and infinities have no JSON form: no answer body can hold them
+    fast, slow = parse_odds(body), parse_odds_payload(payload)
+    assert fast.events == slow.events
+    assert [(e.event_id, e.path) for e in fast.errors] == [(e.event_id, e.path) for e in slow.errors]
