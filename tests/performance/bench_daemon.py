@@ -4,8 +4,9 @@ Runs the real daemon in-process against the built-in exchange (`edgewarden sim-e
 in its own process, as a real exchange would be) with 500 markets and prints
 tick-to-order latency — from the moment a refresh has the books (``book_ready_ns``) to the
 moment an order request is handed to the venue client, so the network is excluded — as p50
-and p99, next to the strategies + gate time alone (the baseline the rest is measured
-against), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
+and p99, next to the decision alone (view + strategies + gate + intents: the baseline the
+rest is measured against) and the durable write-ahead commit of the intents (the part that
+is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes.
 """
 
