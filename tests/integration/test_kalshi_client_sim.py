@@ -31,6 +31,7 @@ from daemon.venues.sim.exchange import USER, SimExchange
 from market.fees import quadratic_fee
 from market.orders import Action, OrderIntent, OrderStatus, Side, TimeInForce
 from market.units import CONTRACT_PAYOUT
+from tests.integration.test_kalshi_client import Recorder
 
 PRIVATE_PEM, PUBLIC_PEM = generate_keypair()
 OTHER_PRIVATE_PEM, _ = generate_keypair()
@@ -48,17 +49,6 @@ class Clock:
 
     def seconds(self) -> float:
         return self.ns / 1e9
-
-
-class Recorder:
-    """Injected sleep: records every wait, yields once, never waits on the wall clock."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
