@@ -229,17 +229,10 @@ class _Replay:
         bid, ask = self.book[:, core.B_BID], self.book[:, core.B_ASK]
         self.gate.book_ts[:n] = self.book[:, core.B_TS]
         self.gate.spread[:n] = np.where((bid > 0) & (ask > 0), ask - bid, -1)
-        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now)
+        # The live engine's in-flight cap: best edge first, the rest THROTTLED (0 = no cap).
+        room = self.x.max_orders_per_decision or None
+        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now, max_orders=room)
         approved = np.flatnonzero(verdicts.count > 0)
-        room = self.x.max_orders_per_decision
-        if room and len(approved) > room:
-            # The live engine's in-flight cap: best edge first, the rest give their reservation back.
-            edge = (p.fair - p.price / CONTRACT_PAYOUT)[approved]
-            ranked = approved[np.argsort(-edge, kind="stable")]
-            approved, throttled = np.sort(ranked[:room]), ranked[room:]
-            for i in throttled.tolist():
-                self.gate.release(int(p.slot[i]), int(verdicts.reserved[i]))
-                verdicts.count[i], verdicts.reason[i] = 0, Reason.THROTTLED
         codes, counts = np.unique(verdicts.reason, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
             self.result.reasons[Reason(code).name] += count

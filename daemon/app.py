@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import strategies.kernels as strategy_kernels
 from config import (
     ConfigError,
     Settings,
@@ -95,12 +96,13 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.ledger = await Ledger.open(self.data_dir / LEDGER_FILE)
+        self.ledger = await Ledger.open(self.data_dir / LEDGER_FILE, intent_sync=s.engine.intent_sync)
         await self._record_config()
         limits = RiskLimits.from_settings(s.risk, s.fees)
         gate = RiskGate(limits)
         # The kernels load (or compile) now, before any book is read, not on the first order's path.
         await asyncio.to_thread(gate.warm_up)
+        await asyncio.to_thread(strategy_kernels.warm_up)
         self.watch = RiskWatch(gate, self.ledger, limits, s.risk.kill_file, on_change=self._state_changed)
         self.venue = await build_venue(s, self.data_dir)
         board = MarketBoard()

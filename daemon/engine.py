@@ -216,26 +216,20 @@ class Engine:
         if not (self.trading_enabled and self.watch.inputs.trading_active):
             return None
         view = self.board.view()
-        parts = [(s.name, s.propose(view)) for s in self.strategies if s.enabled]
-        p = Proposals.concat([part for _, part in parts])
-        if not len(p):
+        parts = [(s.name, part) for s in self.strategies if s.enabled and len(part := s.propose(view))]
+        if not parts:
             return None
+        p = parts[0][1] if len(parts) == 1 else Proposals.concat([part for _, part in parts])
         names = [name for name, part in parts for _ in range(len(part))]
-        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now)
-        approved = np.flatnonzero(verdicts.count > 0)
+        # At most the free in-flight room is approved, best edge first; the rest are THROTTLED.
         room = max(0, self.max_in_flight - len(self._in_flight))
-        if len(approved) > room:
-            # Best edge first; the rest give their reservation back and say why.
-            edge = (p.fair - p.price / 10_000)[approved]
-            ranked = approved[np.argsort(-edge, kind="stable")]
-            approved, throttled = np.sort(ranked[:room]), ranked[room:]
-            self.gate.release_many(p.slot[throttled], verdicts.reserved[throttled], verdicts.reduced[throttled])
-            verdicts.count[throttled], verdicts.reason[throttled] = 0, Reason.THROTTLED
+        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now, max_orders=room)
         orders = []
-        for i in approved.tolist():
+        tickers = self.board.tickers
+        for i in np.flatnonzero(verdicts.count).tolist():
             slot = int(p.slot[i])
             side = Side.YES if p.side[i] == SIDE_YES else Side.NO
-            intent = OrderIntent.create(self.board.tickers[slot], side, Action.BUY, int(p.price[i]),
+            intent = OrderIntent.create(tickers[slot], side, Action.BUY, int(p.price[i]),
                                         int(verdicts.count[i]), names[i], float(p.fair[i]), now,
                                         self.time_in_force)
             orders.append((i, Sent(intent, slot, int(verdicts.reserved[i]), reduced=int(verdicts.reduced[i]))))

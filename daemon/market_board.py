@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.base import MarketView
+from strategies.kernels import masked_quotes
 
 
 class MarketBoard:
@@ -49,15 +50,9 @@ class MarketBoard:
     def view(self) -> MarketView:
         """Open markets only: a closed market quotes nothing a strategy may act on."""
         n = len(self.tickers)
-        is_open = self.open[:n]
-        return MarketView(
-            yes_bid=np.where(is_open, self.yes_bid[:n], 0),
-            yes_ask=np.where(is_open, self.yes_ask[:n], 0),
-            yes_bid_size=np.where(is_open, self.yes_bid_size[:n], 0),
-            yes_ask_size=np.where(is_open, self.yes_ask_size[:n], 0),
-            book_ts_ns=self.book_ts[:n],
-            fair_yes=self.fair_yes[:n],
-        )
+        bid, ask, bid_size, ask_size = masked_quotes(
+            self.open[:n], self.yes_bid[:n], self.yes_ask[:n], self.yes_bid_size[:n], self.yes_ask_size[:n])
+        return MarketView(bid, ask, bid_size, ask_size, self.book_ts[:n], self.fair_yes[:n])
 
     def spread(self, slot: int) -> int | None:
         bid, ask = int(self.yes_bid[slot]), int(self.yes_ask[slot])

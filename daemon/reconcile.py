@@ -4,8 +4,11 @@
    answer) are looked up by client_order_id: found → the order is recorded; not found →
    recorded as never sent. They are never re-sent: a new decision makes a new id.
 2. Fills the venue has and the ledger lacks are pulled in.
-3. Positions derived from the ledger must equal the venue's. If not, or if the venue cannot
-   be asked, trading is refused (a HALTED lock) with the reason — fail closed.
+3. Positions derived from the ledger must equal the venue's, and every order resting at
+   the venue must be one the ledger wrote ahead (an unknown one — say an intent lost to a
+   power cut with ``intent_sync = "os"`` — holds exposure the gate cannot see). If not, or
+   if the venue cannot be asked, trading is refused (a HALTED lock) with the reason — fail
+   closed.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class ReconcileReport:
 async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
     report = ReconcileReport()
     await ledger.flush()
-    pending = await asyncio.to_thread(_pending_intents, ledger)
+    pending, known = await asyncio.to_thread(_pending_intents, ledger)
     try:
         for intent in pending:
             coid, ticker = intent.client_order_id, intent.ticker
@@ -54,6 +57,7 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
             ledger.append("orders", [order_row(order, "reconciled")])
         report.new_fills = await engine.sync_fills()
         venue_positions = {p.ticker: p.quantity for p in await engine.venue.positions() if p.quantity}
+        unknown = [o for o in await engine.venue.orders(status="resting") if o.client_order_id not in known]
     except VenueError as exc:
         report.ok = False
         report.reason = f"cannot reconcile with the venue: {exc}"
@@ -63,9 +67,12 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
     for ticker in sorted(set(ours) | set(venue_positions)):
         if ours.get(ticker, 0) != venue_positions.get(ticker, 0):
             report.mismatches.append(f"{ticker}: ledger {ours.get(ticker, 0)} vs venue {venue_positions.get(ticker, 0)}")
+    for order in unknown:
+        report.mismatches.append(f"resting order {order.order_id} ({order.client_order_id or 'no client id'}, "
+                                 f"{order.ticker}) is not in the ledger")
     if report.mismatches:
         report.ok = False
-        report.reason = "positions differ from the venue: " + "; ".join(report.mismatches[:10])
+        report.reason = "the venue differs from the ledger: " + "; ".join(report.mismatches[:10])
         log.critical("reconcile_mismatch", mismatches=report.mismatches)
     for ticker, quantity in ours.items():
         slot = engine.gate.slots.get(ticker)
@@ -76,8 +83,10 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
     return report
 
 
-def _pending_intents(ledger: Ledger) -> list[OrderIntent]:
+def _pending_intents(ledger: Ledger) -> tuple[list[OrderIntent], set[str]]:
+    """Intents written ahead with no answer recorded, and every intent's client_order_id."""
     with LedgerReader(ledger.path) as reader:
         answered = {r[0] for r in reader.conn.execute("SELECT DISTINCT client_order_id FROM orders")}
-        return [intent_from_row(r) for r in reader.rows("order_intents")
-                if r["client_order_id"] not in answered]
+        intents = reader.rows("order_intents")
+        pending = [intent_from_row(r) for r in intents if r["client_order_id"] not in answered]
+        return pending, {r["client_order_id"] for r in intents}

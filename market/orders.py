@@ -8,9 +8,10 @@ can never become a second order — Kalshi de-duplicates on this id.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
+
+import msgspec
 
 from .units import CONTRACT_PAYOUT, COUNT_SCALE
 
@@ -47,11 +48,12 @@ def make_client_order_id(
     """``ew-`` + 32 hex digits of BLAKE2b over the decision's fields (35 characters).
 
     The fields are JSON-encoded, not joined with a separator, so no two different decisions
-    can spell the same key (``"a|b", "c"`` vs ``"a", "b|c"``).
+    can spell the same key (``"a|b", "c"`` vs ``"a", "b|c"``). msgspec encodes them as
+    ``json.dumps(fields, separators=(",", ":"))`` would for ASCII text, in a tenth of the time
+    (this is on the order path, once per order).
     """
     fields = [strategy, ticker, str(side), str(action), price, count, decision_ts_ns]
-    key = json.dumps(fields, separators=(",", ":")).encode()
-    return "ew-" + hashlib.blake2b(key, digest_size=16).hexdigest()
+    return "ew-" + hashlib.blake2b(msgspec.json.encode(fields), digest_size=16).hexdigest()
 
 
 def notional(count: int, price: int, round_up: bool) -> int:

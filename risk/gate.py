@@ -112,20 +112,10 @@ class RiskGate:
         self.reducing[slot] -= min(max(0, reduced), int(self.reducing[slot]))
         self._recompute_exposure()
 
-    def release_many(self, slots: np.ndarray, amounts: np.ndarray, reduced: np.ndarray | None = None) -> None:
-        """:meth:`release` for many orders at once (a throttled batch), one recompute in all."""
-        slots = np.asarray(slots, np.int64)
-        np.subtract.at(self.reserved, slots, np.asarray(amounts, np.int64))
-        np.maximum(self.reserved, 0, out=self.reserved)
-        if reduced is not None:
-            np.subtract.at(self.reducing, slots, np.maximum(np.asarray(reduced, np.int64), 0))
-            np.maximum(self.reducing, 0, out=self.reducing)
-        self._recompute_exposure()
-
     def warm_up(self) -> None:
         """Load the compiled kernels now (numba's cache), not on the first order's path."""
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        self.decide_batch(empty_i, empty_i, empty_i, empty_f, empty_i, 0)
+        self.decide_batch(empty_i, empty_i, empty_i, empty_f, empty_i, 0, max_orders=0)
 
     def _recompute_exposure(self) -> None:
         n = len(self.tickers)
@@ -166,20 +156,30 @@ class RiskGate:
 
     def decide_batch(self, slots: np.ndarray, sides: np.ndarray, prices: np.ndarray,
                      fairs: np.ndarray, size_caps: np.ndarray, now_ns: int,
-                     actions: np.ndarray | None = None) -> Verdicts:
-        """A batch, in order, reserving as it goes; ``actions`` None means all buys."""
+                     actions: np.ndarray | None = None, max_orders: int | None = None) -> Verdicts:
+        """A batch, in order, reserving as it goes; ``actions`` None means all buys.
+
+        ``max_orders``: at most this many approvals stay, the best edges (fair − price); the
+        rest release their reservation and are ``THROTTLED`` (the engine's in-flight cap).
+        """
         n = len(slots)
         count = np.zeros(n, np.int64)
         reason = np.zeros(n, np.int64)
         reserved = np.zeros(n, np.int64)
         reduced = np.zeros(n, np.int64)
         actions = np.zeros(n, np.int64) if actions is None else actions.astype(np.int64, copy=False)
+        slots = slots.astype(np.int64, copy=False)
+        prices = prices.astype(np.int64, copy=False)
+        fairs = fairs.astype(np.float64, copy=False)
         k.decide_batch(
-            slots.astype(np.int64, copy=False), sides.astype(np.int64, copy=False), actions,
-            prices.astype(np.int64, copy=False), fairs.astype(np.float64, copy=False),
+            slots, sides.astype(np.int64, copy=False), actions, prices, fairs,
             size_caps.astype(np.int64, copy=False), now_ns, *self._args(), count, reason, reserved,
             reduced,
         )
+        if max_orders is not None:
+            k.keep_best(max_orders, slots, prices, fairs, count, reason, reserved, reduced,
+                        self.reserved, self.reducing, self.group, self.group_exposure, self.total,
+                        int(Reason.THROTTLED))
         return Verdicts(count, reason, reserved, reduced)
 
     # ------------------------------------------------------------------ events

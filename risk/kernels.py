@@ -15,6 +15,7 @@ tests/risk_reference.py holds the same rules in plain Python; the two must agree
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from market.fees import quadratic_fee_nb
@@ -205,3 +206,40 @@ def decide_batch(
         out_reason[i] = reason
         out_reserved[i] = add if count > 0 else 0
         out_reduced[i] = closes if count > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def keep_best(room, slots, prices, fairs, out_count, out_reason, out_reserved, out_reduced,
+              reserved, reducing, group, group_exposure, total, throttled):
+    """At most ``room`` approvals stay: the best screened edges (fair − price), ties in batch
+    order; the others give back what they reserved and become ``throttled`` verdicts.
+
+    The engine's in-flight cap, decided where the reservations were made, so the give-back
+    is exact and costs no second pass over the state.
+    """
+    approved = 0
+    for i in range(out_count.shape[0]):
+        if out_count[i] > 0:
+            approved += 1
+    if approved <= room:
+        return
+    rows = np.empty(approved, np.int64)
+    worse = np.empty(approved, np.float64)
+    j = 0
+    for i in range(out_count.shape[0]):
+        if out_count[i] > 0:
+            rows[j] = i
+            worse[j] = -(fairs[i] - prices[i] / 10_000)
+            j += 1
+    ranked = np.argsort(worse, kind="mergesort")
+    for r in range(max(room, 0), approved):
+        i = rows[ranked[r]]
+        slot = slots[i]
+        amount = min(out_reserved[i], reserved[slot])
+        reserved[slot] -= amount
+        g = group[slot]
+        if g >= 0:
+            group_exposure[g] -= amount
+        total[0] -= amount
+        reducing[slot] -= min(max(out_reduced[i], 0), reducing[slot])
+        out_count[i], out_reason[i], out_reserved[i], out_reduced[i] = 0, throttled, 0, 0

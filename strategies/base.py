@@ -8,6 +8,7 @@ same strategy code runs unchanged in backtest, paper and live (DESIGN principle 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -97,31 +98,15 @@ class Strategy(Protocol):
     def propose(self, view: MarketView) -> Proposals: ...
 
 
-def net_edge(fair: np.ndarray, price: np.ndarray, rate_ppm: int) -> np.ndarray:
-    """Fair probability minus price minus the (approximate) fee per contract."""
-    return fair - price / CONTRACT_PAYOUT - fee_per_contract(price, rate_ppm)
+def select(kernel: Callable[..., int], view: MarketView, *args: object) -> Proposals:
+    """Run a selection kernel (strategies.kernels) over the view into fresh Proposals.
 
-
-def buy_yes_and_no(view: MarketView, buy_yes: np.ndarray, fair_yes: np.ndarray,
-                   buy_no: np.ndarray, fair_no: np.ndarray) -> Proposals:
-    """Buy YES at the YES ask where ``buy_yes``, NO at the NO ask where ``buy_no``; each with
-    the fair probability of the side bought and the size the book shows at that price."""
-    yes_slots, no_slots = np.flatnonzero(buy_yes), np.flatnonzero(buy_no)
-    return Proposals(
-        slot=np.concatenate([yes_slots, no_slots]).astype(np.int64),
-        side=np.concatenate([np.full(len(yes_slots), SIDE_YES, np.int8),
-                             np.full(len(no_slots), SIDE_NO, np.int8)]),
-        price=np.concatenate([view.yes_ask[yes_slots], view.no_ask[no_slots]]).astype(np.int64),
-        fair=np.concatenate([fair_yes[yes_slots], fair_no[no_slots]]),
-        size_cap=np.concatenate([view.yes_ask_size[yes_slots], view.no_ask_size[no_slots]]).astype(np.int64),
-    )
-
-
-def fee_per_contract(price: np.ndarray, rate_ppm: int) -> np.ndarray:
-    """Approximate quadratic fee per contract as a probability (for screening only).
-
-    The gate re-checks the edge with the exact integer fee of the final order; this float is
-    only used to skip markets that cannot possibly clear the minimum edge.
+    The kernel gets the four quote columns, then ``args``, then the five output columns,
+    and returns how many rows it wrote (at most two per market: YES and NO).
     """
-    p = price / CONTRACT_PAYOUT
-    return rate_ppm / 1_000_000 * p * (1.0 - p)
+    rows = 2 * view.n
+    slot, side = np.empty(rows, np.int64), np.empty(rows, np.int8)
+    price, fair, size_cap = np.empty(rows, np.int64), np.empty(rows, np.float64), np.empty(rows, np.int64)
+    k = kernel(view.yes_bid, view.yes_ask, view.yes_bid_size, view.yes_ask_size, *args,
+               slot, side, price, fair, size_cap)
+    return Proposals(slot[:k], side[:k], price[:k], fair[:k], size_cap[:k])

@@ -16,7 +16,8 @@ import numpy as np
 
 from market.units import CONTRACT_PAYOUT
 
-from .base import MarketView, Proposals, buy_yes_and_no, net_edge
+from .base import MarketView, Proposals, select
+from .kernels import flb_select
 
 # (average price, share that settled YES) per bucket, from venues.md.
 KALSHI_FLB_TABLE: tuple[tuple[float, float], ...] = (
@@ -76,12 +77,6 @@ class FavouriteLongshot:
     def propose(self, view: MarketView) -> Proposals:
         if not self.enabled or view.n == 0:
             return Proposals.empty()
-        yes_ask, yes_bid, no_ask = view.yes_ask, view.yes_bid, view.no_ask
-        fair_fav = self.curve.fair_yes(yes_ask)
-        favourite = (yes_ask > 0) & (view.yes_ask_size > 0) & (yes_ask >= self.favourite_threshold)
-        favourite &= net_edge(fair_fav, yes_ask, self.fee_rate_ppm) > self.min_edge
-        # A longshot is judged by its YES price (the bid); we buy its NO side at the NO ask.
-        fair_no = 1.0 - self.curve.fair_yes(yes_bid)
-        longshot = (yes_bid > 0) & (view.yes_bid_size > 0) & (yes_bid <= self.longshot_threshold)
-        longshot &= net_edge(fair_no, no_ask, self.fee_rate_ppm) > self.min_edge
-        return buy_yes_and_no(view, favourite, fair_fav, longshot, fair_no)
+        return select(flb_select, view, self.curve.prices, self.curve.excess,
+                      self.favourite_threshold, self.longshot_threshold, self.min_edge,
+                      self.fee_rate_ppm)

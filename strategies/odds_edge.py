@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .base import MarketView, Proposals, buy_yes_and_no, net_edge
+from .base import MarketView, Proposals, select
+from .kernels import odds_edge_select
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +23,4 @@ class OddsEdge:
     def propose(self, view: MarketView) -> Proposals:
         if not self.enabled or view.n == 0:
             return Proposals.empty()
-        known = np.isfinite(view.fair_yes)
-        fair_yes = np.where(known, view.fair_yes, 0.5)
-        fair_no = 1.0 - fair_yes
-        buy_yes = known & (view.yes_ask > 0) & (view.yes_ask_size > 0)
-        buy_yes &= net_edge(fair_yes, view.yes_ask, self.fee_rate_ppm) > self.min_edge
-        buy_no = known & (view.no_ask > 0) & (view.no_ask_size > 0)
-        buy_no &= net_edge(fair_no, view.no_ask, self.fee_rate_ppm) > self.min_edge
-        return buy_yes_and_no(view, buy_yes, fair_yes, buy_no, fair_no)
+        return select(odds_edge_select, view, view.fair_yes, self.min_edge, self.fee_rate_ppm)

@@ -1,21 +1,33 @@
 """The ledger's single writer: rows queue up, one transaction commits a whole batch.
 
-``await write(...)`` returns only after its rows are committed with ``synchronous=FULL``
-(order intents: write ahead, then send). ``append(...)`` returns at once and its rows are
-committed within ``commit_delay_s`` (metrics, decisions, snapshots). Both go through one
-queue, so rows keep their order.
+``await write(...)`` returns only after its rows are committed (order intents: write ahead,
+then send). ``append(...)`` returns at once and its rows are committed within
+``commit_delay_s`` (metrics, decisions, snapshots). Both go through one queue, so rows keep
+their order, and a row queued before an acknowledged write is committed with or before it.
 
-The connection lives on one dedicated thread and a batch is one hop to it (BEGIN, an
-``executemany`` per table, COMMIT). aiosqlite would cost a hop per statement (~75 µs
-each, DESIGN.md); with one hop per batch the intent latency is one fsync, and
-throughput is bounded by SQLite rather than by thread switches. A batch holds at most
+The connection lives on one dedicated thread that takes items straight off a
+lock-guarded queue and hands the answers back with one ``call_soon_threadsafe`` per batch:
+a durable write costs one wake-up of the thread, the commit, and one wake-up of the loop.
+(An asyncio writer task in front of an executor cost two more loop turns and a thread
+hand-off; aiosqlite would cost a hop per statement, DESIGN.md.) A batch holds at most
 ``max_batch_rows`` rows, which bounds one transaction under a backlog; smaller caps were
 measured slower (random-keyed unique indexes rewrite more pages per row in small batches).
+
+Durability of ``write()`` (``intent_sync``): ``"fsync"`` commits with ``synchronous=FULL``,
+so an acknowledged row survives a power cut; it costs a disk flush on the order path.
+``"os"`` commits it with ``synchronous=NORMAL``: acknowledged once SQLite has handed the
+WAL frames to the operating system, so it survives the daemon crashing or being killed, but
+not the machine losing power until the next synced commit, which follows off the order path
+(the next background batch, or a sync after ``commit_delay_s`` idle). Background rows are
+always committed with ``synchronous=FULL``. In this mode a write that finds the writer idle
+(nothing queued, no commit under way) is committed by the caller on the loop itself: it is
+a write into the page cache, ~0.1 ms, where the two thread wake-ups it saves cost more than
+that on a busy 2-core machine (and a flush to disk, which can stall, never runs on the loop).
 
 SQLite's automatic checkpoint runs inside whichever commit crosses its threshold, often a
 durable one, which then waits for pages to be copied and the database file synced. The
 writer turns it off and checkpoints after a commit with no durable rows in it instead
-(every ``checkpoint_rows`` rows), so an order's write-ahead commit is just its own fsync.
+(every ``checkpoint_rows`` rows), so an order's write-ahead commit is just its own commit.
 """
 
 from __future__ import annotations
@@ -23,12 +35,13 @@ from __future__ import annotations
 import asyncio
 import operator
 import sqlite3
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from daemon.logs import get_logger
 
@@ -38,6 +51,8 @@ from .schema import TABLES
 log = get_logger("edgewarden.ledger")
 
 Row = Mapping[str, Any]
+IntentSync = Literal["fsync", "os"]
+INTENT_SYNC_MODES: tuple[str, ...] = ("fsync", "os")
 
 CHECKPOINT_ROWS = 20_000
 """About SQLite's own default WAL size (1,000 pages of 4 KiB) in typical ledger rows."""
@@ -48,47 +63,64 @@ class _Item:
     table: str
     rows: list[tuple[Any, ...]]
     future: asyncio.Future[None] | None
-
-
-_STOP = _Item("", [], None)
+    """Set for ``write``/``flush``/``close``: answered once the rows are committed."""
+    stop: bool = False
+    queued_s: float = field(default_factory=time.monotonic)
 
 
 class Ledger:
     """Owns the SQLite file; open with :meth:`open`, finish with :meth:`close`."""
 
     def __init__(self, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536,
-                 checkpoint_rows: int = CHECKPOINT_ROWS) -> None:
+                 checkpoint_rows: int = CHECKPOINT_ROWS, intent_sync: IntentSync = "fsync") -> None:
+        if intent_sync not in INTENT_SYNC_MODES:
+            raise LedgerError(f"intent_sync {intent_sync!r}: expected one of {', '.join(INTENT_SYNC_MODES)}")
         self.path = path
         self.checkpoint_rows = checkpoint_rows
         self._rows_since_checkpoint = 0
         self.commit_delay_s = commit_delay_s
         self.max_batch_rows = max_batch_rows
+        self.intent_sync = intent_sync
+        self._unsynced = False
+        """Rows acknowledged with ``synchronous=NORMAL`` that no fsync has covered yet."""
         self._closing = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._durable_waiting = asyncio.Event()
+        self._pending: deque[_Item] = deque()
+        self._pending_rows = 0
+        self._pending_urgent = 0
+        """Queued items someone waits for (write, flush, close): the batch goes at once."""
+        self._ready = threading.Condition(threading.Lock())
+        """Guards the queue; the writer waits on it for items."""
+        self._conn_lock = threading.Lock()
+        """Held while a batch is out of the queue and not yet committed (taken under
+        ``_ready``), so whoever holds it commits everything queued before what it holds."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._columns: dict[str, tuple[str, ...]] = {}
         self._column_sets: dict[str, frozenset[str]] = {}
         self._getters: dict[str, operator.itemgetter] = {}
         self._sql: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.rows_committed = 0
         self.checkpoints = 0
+        self.syncs = 0
+        self.inline_commits = 0
 
     @classmethod
     async def open(cls, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536,
-                   checkpoint_rows: int = CHECKPOINT_ROWS) -> Ledger:
-        ledger = cls(path, commit_delay_s, max_batch_rows, checkpoint_rows)
-        loop = asyncio.get_running_loop()
+                   checkpoint_rows: int = CHECKPOINT_ROWS, intent_sync: IntentSync = "fsync") -> Ledger:
+        ledger = cls(path, commit_delay_s, max_batch_rows, checkpoint_rows, intent_sync)
+        ledger._loop = asyncio.get_running_loop()
+        opened: asyncio.Future[None] = ledger._loop.create_future()
+        ledger._thread = threading.Thread(target=ledger._thread_main, args=(opened,),
+                                          name="ledger-writer", daemon=True)
+        ledger._thread.start()
         try:
-            await loop.run_in_executor(ledger._executor, ledger._open_sync)
+            await opened
         except BaseException:
-            await loop.run_in_executor(ledger._executor, ledger._close_sync)
-            ledger._executor.shutdown(wait=True)
+            ledger._thread.join()
+            ledger._thread = None
             raise
-        ledger._task = loop.create_task(ledger._run(), name="ledger-writer")
         return ledger
 
     def _open_sync(self) -> None:
@@ -105,11 +137,12 @@ class Ledger:
 
     # ------------------------------------------------------------------ public API
     async def write(self, table: str, rows: Iterable[Row]) -> None:
-        """Queue rows and wait until they are durably committed (raises LedgerError if not)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._put(_Item(table, self._tuples(table, rows), future))
-        self._durable_waiting.set()
-        await future
+        """Queue rows and wait until they are committed (raises LedgerError if not)."""
+        item = _Item(table, self._tuples(table, rows), self._new_future())
+        if self.intent_sync == "os" and self._commit_inline(item):
+            return
+        self._put(item)
+        await item.future  # type: ignore[misc]
 
     def append(self, table: str, rows: Iterable[Row]) -> None:
         """Queue rows to be committed within ``commit_delay_s``; never blocks."""
@@ -117,32 +150,58 @@ class Ledger:
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future = self._new_future()
         self._put(_Item("", [], future))
-        self._durable_waiting.set()
         await future
 
     async def close(self) -> None:
-        if self._task is None:
+        """Commit everything queued, sync, close the file; rows offered from now on are refused."""
+        if self._thread is None:
             return
-        self._put(_STOP)
-        self._closing = True  # rows offered from now on would never be committed: refuse them
-        self._durable_waiting.set()
-        await self._task
-        self._task = None
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_sync)
-        self._executor.shutdown(wait=True)
+        future = self._new_future()
+        self._put(_Item("", [], future, stop=True))
+        self._closing = True
+        await future
+        self._thread.join()  # it has answered; it only returns now
+        self._thread = None
 
-    def _close_sync(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _new_future(self) -> asyncio.Future[None]:
+        if self._loop is None:
+            raise LedgerError("ledger is closed")
+        return self._loop.create_future()
 
     # ------------------------------------------------------------------ queueing
     def _put(self, item: _Item) -> None:
-        if (self._task is None or self._closing) and item is not _STOP:
+        if self._thread is None or self._closing:
             raise LedgerError("ledger is closed")
-        self._queue.put_nowait(item)
+        with self._ready:
+            self._pending.append(item)
+            self._pending_rows += len(item.rows)
+            if item.future is not None:
+                self._pending_urgent += 1
+            self._ready.notify()
+
+    def _commit_inline(self, item: _Item) -> bool:
+        """Commit ``item`` here and now if the writer is idle; False (nothing done) if not."""
+        if self._thread is None or self._closing:
+            raise LedgerError("ledger is closed")
+        with self._ready:
+            if self._pending or not self._conn_lock.acquire(blocking=False):
+                return False
+        try:
+            error = self._commit([item])[0]
+        except Exception as exc:  # the file itself failed (disk full, I/O error)
+            log.critical("ledger_commit_failed", error=repr(exc), rows=len(item.rows))
+            error = LedgerError(f"ledger commit failed: {exc}")
+        finally:
+            self._conn_lock.release()
+        self.inline_commits += 1
+        with self._ready:
+            self._ready.notify()  # the writer starts the clock for the fsync that follows
+        if error is not None:
+            log.error("ledger_write_rejected", table=item.table, error=str(error))
+            raise error
+        return True
 
     def _tuples(self, table: str, rows: Iterable[Row]) -> list[tuple[Any, ...]]:
         columns = self._columns.get(table)
@@ -172,49 +231,120 @@ class Ledger:
             out.append(values)
         return out
 
-    # ------------------------------------------------------------------ writer task
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            batch = [first]
-            if first.future is None and first is not _STOP:
-                # Only background rows so far: give others up to the delay to join the batch,
-                # but commit at once when a durable write arrives.
+    # ------------------------------------------------------------------ the writer thread
+    def _thread_main(self, opened: asyncio.Future[None]) -> None:
+        try:
+            self._open_sync()
+        except BaseException as exc:  # handed to open()'s caller
+            self._close_sync()
+            self._answer([(opened, exc)])
+            return
+        self._answer([(opened, None)])
+        try:
+            self._serve()
+        finally:
+            self._close_sync()
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._next_batch()  # returns holding the connection lock
+            try:
+                if batch is None:
+                    self._sync()  # idle with unsynced rows: make them power-safe now
+                    continue
+                stop = any(item.stop for item in batch)
                 try:
-                    await asyncio.wait_for(self._durable_waiting.wait(), self.commit_delay_s)
-                except TimeoutError:
-                    pass
-            self._durable_waiting.clear()
-            rows = len(first.rows)
-            while rows < self.max_batch_rows and not self._queue.empty():
-                item = self._queue.get_nowait()
+                    errors = self._commit(batch)
+                except Exception as exc:  # the file itself failed (disk full, I/O error)
+                    log.critical("ledger_commit_failed", error=repr(exc), rows=sum(len(i.rows) for i in batch))
+                    errors = [LedgerError(f"ledger commit failed: {exc}")] * len(batch)
+                for item, error in zip(batch, errors, strict=True):
+                    if error is not None and item.future is not None:
+                        log.error("ledger_write_rejected", table=item.table, error=str(error))
+                if stop:
+                    self._sync()
+                    self._close_sync()
+            finally:
+                self._conn_lock.release()
+            self._answer([(item.future, error) for item, error in zip(batch, errors, strict=True)
+                          if item.future is not None])
+            if stop:
+                return
+
+    def _next_batch(self) -> list[_Item] | None:
+        """The next batch, taken together with the connection lock; None (lock held too)
+        after ``commit_delay_s`` idle while acknowledged rows wait for their fsync.
+
+        Background rows wait in the queue up to the delay for more to join them; the batch
+        goes at once when a write, flush or stop is queued, or when it is full.
+        """
+        with self._ready:
+            while True:
+                if not self._pending:
+                    if self._unsynced and not self._ready.wait(self.commit_delay_s) and not self._pending:
+                        self._conn_lock.acquire()
+                        return None
+                    if not self._unsynced:
+                        self._ready.wait()
+                    continue
+                if self._pending_urgent or self._pending_rows >= self.max_batch_rows:
+                    break
+                left = self._pending[0].queued_s + self.commit_delay_s - time.monotonic()
+                if left <= 0:
+                    break
+                self._ready.wait(left)
+            batch: list[_Item] = []
+            rows = 0
+            while self._pending and (not batch or rows + len(self._pending[0].rows) <= self.max_batch_rows):
+                item = self._pending.popleft()
                 batch.append(item)
                 rows += len(item.rows)
-            if not self._queue.empty():
-                self._durable_waiting.set()  # a backlog: the next batch goes without waiting
-            stopping = any(item is _STOP for item in batch)
-            batch = [item for item in batch if item is not _STOP]
-            try:
-                errors = await loop.run_in_executor(self._executor, self._commit, batch)
-            except Exception as exc:  # the file itself failed (disk full, I/O error)
-                log.critical("ledger_commit_failed", error=repr(exc), rows=sum(len(i.rows) for i in batch))
-                errors = [LedgerError(f"ledger commit failed: {exc}")] * len(batch)
-            for item, error in zip(batch, errors, strict=True):
-                if item.future is None:
-                    continue  # rejected background rows were logged one by one
-                if error is not None:
-                    log.error("ledger_write_rejected", table=item.table, error=str(error))
-                if not item.future.done():
-                    if error is None:
-                        item.future.set_result(None)
-                    else:
-                        item.future.set_exception(error)
+                self._pending_rows -= len(item.rows)
+                if item.future is not None:
+                    self._pending_urgent -= 1
+                if item.stop:
+                    break
+            self._conn_lock.acquire()  # under _ready: no inline commit can slip in before these
+        return batch
+
+    def _answer(self, answers: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+        if not answers:
+            return
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _sync(self) -> None:
+        """fsync what ``intent_sync="os"`` acknowledged (a checkpoint syncs the WAL first)."""
+        if self._unsynced and self._conn is not None:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._unsynced = False
+            self._rows_since_checkpoint = 0
+            self.syncs += 1
 
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
-        errors = self._commit_batch(batch)
-        self._maybe_checkpoint(durable=any(item.future is not None for item in batch))
+        durable = any(item.future is not None for item in batch)
+        relaxed = durable and self.intent_sync == "os"
+        assert self._conn is not None
+        if relaxed:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            errors = self._commit_batch(batch)
+        finally:
+            if relaxed:
+                self._conn.execute("PRAGMA synchronous=FULL")
+        if relaxed:
+            self._unsynced = True
+        elif any(item.rows for item in batch):
+            self._unsynced = False  # a FULL commit syncs the whole WAL, earlier frames included
+        self._maybe_checkpoint(durable)
         return errors
 
     def _maybe_checkpoint(self, durable: bool) -> None:
@@ -228,8 +358,8 @@ class Ledger:
             assert self._conn is not None
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._rows_since_checkpoint = 0
+            self._unsynced = False
             self.checkpoints += 1
-
     def _commit_batch(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
         """One transaction for the batch; if a row breaks it, retry row by row."""
         conn = self._conn
@@ -295,6 +425,17 @@ class Ledger:
 
 
 _ROW_ERRORS = (sqlite3.Error, OverflowError)
+
+
+def _settle(answers: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    """On the loop: answer the waiting writers (a cancelled waiter needs no answer)."""
+    for future, error in answers:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 _NATIVE = frozenset({int, str, float, bytes, bool, type(None)})

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTED: list[subprocess.Popen] = []
@@ -183,6 +184,22 @@ class SimExchangeProcess:
                 return await client.orders(status="resting")
 
         return asyncio.run(query())
+
+    def place_resting(self, client_order_id: str) -> Any:
+        """A good-till-cancelled buy at 1¢ in an open market, placed behind the daemon's back."""
+        import asyncio
+
+        from market.orders import Action, OrderIntent, Side, TimeInForce
+
+        async def place() -> Any:
+            async with self._client() as client:
+                markets = await client.markets(status="open")
+                market = max(markets, key=lambda m: m.close_time_ns or 0)  # rests the longest
+                intent = OrderIntent(client_order_id, market.ticker, Side.YES, Action.BUY, 100, 100,
+                                     TimeInForce.GTC, False, False, "operator", 0.5, time.time_ns())
+                return await client.place_order(intent)
+
+        return asyncio.run(place())
 
     def all_orders(self) -> list:
         import asyncio

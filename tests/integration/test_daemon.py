@@ -164,6 +164,22 @@ def test_kill_9_then_restart_reconciles_without_duplicate_orders(tmp_path: Path)
         assert set(at_exchange) <= set(intents)  # nothing reached the exchange without an intent
 
 
+def test_a_resting_order_the_ledger_does_not_know_keeps_trading_refused(tmp_path: Path) -> None:
+    """An order at the venue with no intent in the ledger (say, one lost to a power cut with
+    ``intent_sync = "os"``) holds exposure the gate cannot see: fail closed, and say which."""
+    with SimExchangeProcess(tmp_path) as sim:
+        stray = sim.place_resting("ew-placed-by-hand")
+        daemon = Daemon(tmp_path, write_config(tmp_path), env=sim.env())
+        ready = daemon.wait_event("daemon_ready")
+        assert ready["reconciled"] is False and ready["state"] == "HALTED"
+        assert daemon.health()["state"] == "HALTED"
+        with ledger(daemon) as conn:
+            reasons = [r[0] for r in conn.execute("SELECT reason FROM locks")]
+        assert any(f"resting order {stray.order_id} (ew-placed-by-hand" in r for r in reasons), reasons
+        assert count(daemon, "order_intents") == 0
+        assert daemon.stop() == 0
+
+
 def test_operator_halt_then_sigusr1_resume(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path, write_config(tmp_path))
     daemon.wait_event("daemon_ready")

@@ -213,3 +213,15 @@ def test_pnl_at_sub_cent_prices_never_overstated(history, result) -> None:
     flat, payout = p.settle(result)
     exact += payout
     assert 0 <= exact - flat.realized_pnl < 2 * max(len(history), 1)
+
+
+@settings(max_examples=300)
+@given(decisions.filter(lambda d: d[0].isascii() and d[1].isascii()))
+def test_ids_of_ascii_decisions_are_the_json_dumps_ids_of_earlier_versions(decision) -> None:
+    """Ids already in a ledger stay valid: for ASCII names the key bytes did not change."""
+    import hashlib
+    import json
+
+    strategy, ticker, side, action, price, count, ts = decision
+    key = json.dumps([strategy, ticker, str(side), str(action), price, count, ts], separators=(",", ":"))
+    assert make_client_order_id(*decision) == "ew-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()

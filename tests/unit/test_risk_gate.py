@@ -186,24 +186,35 @@ def test_reason_table_documents_every_reason() -> None:
     assert "per-position exposure cap" in table
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5_000), st.integers(0, 3_000)), max_size=12),
-       st.lists(st.integers(0, 5_000), min_size=4, max_size=4), st.lists(st.integers(0, 2_000), min_size=4, max_size=4))
-def test_release_many_equals_releasing_one_by_one(releases, reserved, reducing):
-    """The throttle gives back a batch of reservations at once; it must leave exactly what
-    releasing them one at a time leaves (clamped at zero, exposure totals recomputed)."""
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1), st.integers(100, 9_900), st.floats(0.01, 0.99),
+                          st.integers(0, 50_000)), max_size=14),
+       st.lists(st.integers(-3_000, 3_000), min_size=4, max_size=4), st.integers(0, 6))
+def test_the_in_flight_cap_keeps_the_best_edges_and_gives_the_rest_back(proposals, held, room):
+    """decide_batch(max_orders=room) leaves exactly what deciding without the cap and then
+    releasing every approval but the ``room`` best edges (ties in batch order) leaves."""
     gates = []
     for _ in range(2):
-        gate = RiskGate(limits())
+        gate = RiskGate(limits(min_edge=0.0, position_cap=2_000_000))
         for i in range(4):
             gate.register_market(f"M{i}", group=i % 2)
-        gate.reserved[:4], gate.reducing[:4] = reserved, reducing
-        gate._recompute_exposure()  # as if decide_batch had reserved these
+            gate.update_book(i, NOW, 100)
+            gate.set_position(i, held[i] // 100 * 100, abs(held[i]) * 50)
         gates.append(gate)
-    one_by_one, batched = gates
-    for slot, amount, reduced in releases:
-        one_by_one.release(slot, amount, reduced)
-    slots, amounts, reduced = (np.array([r[k] for r in releases], np.int64) for k in range(3))
-    batched.release_many(slots, amounts, reduced)
+    capped, uncapped = gates
+    columns = [np.array([p[k] for p in proposals], dtype) for k, dtype in
+               enumerate((np.int64, np.int8, np.int64, np.float64, np.int64))]
+    got = capped.decide_batch(*columns, NOW, max_orders=room)
+    want = uncapped.decide_batch(*columns, NOW)
+    approved = np.flatnonzero(want.count > 0).tolist()
+    edge = {i: proposals[i][3] - proposals[i][2] / 10_000 for i in approved}
+    best = sorted(approved, key=lambda i: -edge[i])[:room]  # sorted() is stable: ties in batch order
+    for i in approved:
+        if i not in best:
+            uncapped.release(int(columns[0][i]), int(want.reserved[i]), int(want.reduced[i]))
+            want.count[i], want.reason[i], want.reserved[i], want.reduced[i] = 0, Reason.THROTTLED, 0, 0
+    for name in ("count", "reason", "reserved", "reduced"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
     for name in ("reserved", "reducing", "group_exposure", "total"):
-        assert getattr(batched, name).tolist() == getattr(one_by_one, name).tolist(), name
+        assert getattr(capped, name).tolist() == getattr(uncapped, name).tolist(), name
+    assert np.count_nonzero(got.count) == min(room, len(approved))

@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.market_board import MarketBoard
 from strategies.base import SIDE_NO, SIDE_YES, MarketView, Proposals
 from strategies.flb import KALSHI_FLB_TABLE, CalibrationCurve, FavouriteLongshot
 from strategies.odds_edge import OddsEdge
+from tests import strategy_reference as reference
 
 CURVE = CalibrationCurve.from_points(KALSHI_FLB_TABLE)
 
@@ -110,3 +112,49 @@ def test_every_proposal_has_a_positive_screened_edge(rows, min_edge) -> None:
         assert np.all(p.price > 0) and np.all(p.price < 10_000)
         assert np.all(p.fair - p.price / 10_000 > min_edge)
         assert np.all(p.size_cap > 0)
+
+
+quote = st.integers(0, 10_000)
+size = st.integers(0, 5_000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(quote, quote, size, size, st.one_of(st.floats(0.0, 1.0), st.just(float("nan")))),
+             min_size=0, max_size=40),
+    st.integers(5_000, 9_999), st.integers(1, 5_000), st.floats(-0.05, 0.05), st.integers(0, 200_000),
+    st.lists(st.tuples(st.floats(0.001, 0.999), st.floats(0.001, 0.999)), min_size=2, max_size=8),
+)
+def test_kernels_select_exactly_what_the_numpy_reference_selects(
+    rows, favourite, longshot, min_edge, rate, points
+) -> None:
+    """Same rows, order, prices, sizes and fair probabilities, bit for bit (strategy_reference)."""
+    prices = sorted({round(p, 3) for p, _ in points})
+    if len(prices) < 2:
+        return
+    curve = CalibrationCurve.from_points([(p, w) for p, (_, w) in zip(prices, points, strict=False)])
+    n = len(rows)
+    v = MarketView(
+        yes_bid=np.array([r[0] for r in rows], np.int64), yes_ask=np.array([r[1] for r in rows], np.int64),
+        yes_bid_size=np.array([r[2] for r in rows], np.int64),
+        yes_ask_size=np.array([r[3] for r in rows], np.int64),
+        book_ts_ns=np.zeros(n, np.int64), fair_yes=np.array([r[4] for r in rows], np.float64),
+    )
+    pairs = [(FavouriteLongshot(favourite, longshot, min_edge, rate, curve), reference.flb_propose),
+             (OddsEdge(min_edge, rate), reference.odds_edge_propose)]
+    for strategy, numpy_form in pairs:
+        got, want = strategy.propose(v), numpy_form(strategy, v)
+        for column in ("slot", "side", "price", "size_cap"):
+            assert getattr(got, column).tolist() == getattr(want, column).tolist(), column
+            assert getattr(got, column).dtype == getattr(want, column).dtype, column
+        assert got.fair.tobytes() == want.fair.tobytes()
+
+
+def test_the_board_view_zeroes_closed_markets() -> None:
+    board = MarketBoard(capacity=2)
+    for slot, ticker in enumerate(["A", "B", "C"]):  # the third grows the columns
+        board.add(ticker, slot)
+        board.update(slot, 4_000 + slot, 4_100 + slot, 10 + slot, 20 + slot, 7, is_open=slot != 1)
+    v = board.view()
+    assert v.yes_bid.tolist() == [4_000, 0, 4_002] and v.yes_ask.tolist() == [4_100, 0, 4_102]
+    assert v.yes_bid_size.tolist() == [10, 0, 12] and v.yes_ask_size.tolist() == [20, 0, 22]
