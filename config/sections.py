@@ -65,6 +65,10 @@ class KalshiSettings(Section):
     """Per-request timeout."""
     max_retries: int = Field(3, ge=0, le=20)
     """Retries of an idempotent request (orders reuse their client_order_id)."""
+    signature_reuse_ms: int = Field(1000, ge=0, le=10_000)
+    """Requests to the same method and path within this many ms of a signed one share its
+    timestamp and RSA-PSS signature (the signed message is the same), so a tick's orders
+    do not queue behind one signature each (~0.3 ms). 0 signs every request."""
 
     _url = field_validator("base_url")(_http_url)
 

@@ -29,6 +29,7 @@ from config import (
     resolved_data_dir,
     settings_for_display,
 )
+from daemon import gc_control
 from daemon.control import ControlError, ControlServer
 from daemon.engine import Engine
 from daemon.fair_values import FairValues
@@ -124,6 +125,7 @@ class Daemon:
         # Kill switches on what the ledger says (today's loss, the streak) before the first tick.
         await self.engine.evaluate_switches(time.time_ns())
         await self._start_servers()
+        gc_control.settle_after_start()
         self.notifier.ready(self._status_line())
         log.info("daemon_ready", mode=s.mode, dry_run=s.dry_run, data_dir=str(self.data_dir),
                  markets=len(board.tickers), state=self.watch.state, reconciled=report.ok)
@@ -231,8 +233,11 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            await self.engine.refresh_markets()
-            await self.engine.tick()
+            # No collection between a book and its orders: garbage of the cycle waits for
+            # the sleep below (gc_control).
+            with gc_control.paused():
+                await self.engine.refresh_markets()
+                await self.engine.tick()
             self._export_rate_waits()
             if not self.stopping:
                 self.notifier.status(self._status_line())

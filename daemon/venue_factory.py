@@ -49,7 +49,7 @@ async def build_venue(settings: Settings, data_dir: Path) -> VenueHandle:
         private_pem = _private_key(settings)
     client = KalshiClient(base_url, key_id, private_pem, reads_per_second=kalshi.reads_per_second,
                           writes_per_second=kalshi.writes_per_second, timeout_s=kalshi.timeout_seconds,
-                          max_retries=kalshi.max_retries)
+                          max_retries=kalshi.max_retries, signature_reuse_ms=kalshi.signature_reuse_ms)
     venue: Venue = client
     if settings.dry_run:
         balance = parse_dollars(settings.venue.sim.starting_balance_dollars)

@@ -49,7 +49,7 @@ def make_client_order_id(
 
     The fields are JSON-encoded, not joined with a separator, so no two different decisions
     can spell the same key (``"a|b", "c"`` vs ``"a", "b|c"``). msgspec encodes them as
-    ``json.dumps(fields, separators=(",", ":"))`` would for ASCII text, in a tenth of the time
+    ``json.dumps(fields, separators=(",", ":"))`` would for printable ASCII text, in a tenth of the time
     (this is on the order path, once per order).
     """
     fields = [strategy, ticker, str(side), str(action), price, count, decision_ts_ns]

@@ -174,12 +174,8 @@ class RiskGate:
         k.decide_batch(
             slots, sides.astype(np.int64, copy=False), actions, prices, fairs,
             size_caps.astype(np.int64, copy=False), now_ns, *self._args(), count, reason, reserved,
-            reduced,
+            reduced, -1 if max_orders is None else max(0, max_orders), int(Reason.THROTTLED),
         )
-        if max_orders is not None:
-            k.keep_best(max_orders, slots, prices, fairs, count, reason, reserved, reduced,
-                        self.reserved, self.reducing, self.group, self.group_exposure, self.total,
-                        int(Reason.THROTTLED))
         return Verdicts(count, reason, reserved, reduced)
 
     # ------------------------------------------------------------------ events

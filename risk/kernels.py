@@ -175,10 +175,11 @@ def decide_batch(
     position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total, reducing,
     trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, out_count, out_reason,
-    out_reserved, out_reduced,
+    out_reserved, out_reduced, room, throttled,
 ):
     """``decide_one`` over a batch, in order; ``out_reserved`` gets the exposure each approval
-    reserved, ``out_reduced`` the held contracts it promised to close."""
+    reserved, ``out_reduced`` the held contracts it promised to close. With ``room`` >= 0, at
+    most that many approvals stay (``keep_best``); the rest become ``throttled``."""
     n_slots = position.shape[0]
     for i in range(slots.shape[0]):
         slot = slots[i]
@@ -206,6 +207,9 @@ def decide_batch(
         out_reason[i] = reason
         out_reserved[i] = add if count > 0 else 0
         out_reduced[i] = closes if count > 0 else 0
+    if room >= 0:
+        keep_best(room, slots, prices, fairs, out_count, out_reason, out_reserved, out_reduced,
+                  reserved, reducing, group, group_exposure, total, throttled)
 
 
 @njit(cache=True, nogil=True)
@@ -214,8 +218,8 @@ def keep_best(room, slots, prices, fairs, out_count, out_reason, out_reserved, o
     """At most ``room`` approvals stay: the best screened edges (fair − price), ties in batch
     order; the others give back what they reserved and become ``throttled`` verdicts.
 
-    The engine's in-flight cap, decided where the reservations were made, so the give-back
-    is exact and costs no second pass over the state.
+    The engine's in-flight cap, applied inside ``decide_batch`` where the reservations were
+    made: the give-back is exact and costs no second crossing into numba.
     """
     approved = 0
     for i in range(out_count.shape[0]):

@@ -18,7 +18,7 @@ so an acknowledged row survives a power cut; it costs a disk flush on the order 
 ``"os"`` commits it with ``synchronous=NORMAL``: acknowledged once SQLite has handed the
 WAL frames to the operating system, so it survives the daemon crashing or being killed, but
 not the machine losing power until the next synced commit, which follows off the order path
-(the next background batch, or a sync after ``commit_delay_s`` idle). Background rows are
+(the next background batch, or the writer's own sync within two ``commit_delay_s``). Background rows are
 always committed with ``synchronous=FULL``. In this mode a write that finds the writer idle
 (nothing queued, no commit under way) is committed by the caller on the loop itself: it is
 a write into the page cache, ~0.1 ms, where the two thread wake-ups it saves cost more than
@@ -127,6 +127,8 @@ class Ledger:
         self._conn = connect(self.path)
         migrate(self._conn)
         self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring
+        if self.intent_sync == "os":
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # see _commit
         for table in TABLES:
             columns = table_columns(self._conn, table)
             self._columns[table] = columns
@@ -195,9 +197,7 @@ class Ledger:
             error = LedgerError(f"ledger commit failed: {exc}")
         finally:
             self._conn_lock.release()
-        self.inline_commits += 1
-        with self._ready:
-            self._ready.notify()  # the writer starts the clock for the fsync that follows
+        self.inline_commits += 1  # no wake-up of the writer: in os mode it looks every delay
         if error is not None:
             log.error("ledger_write_rejected", table=item.table, error=str(error))
             raise error
@@ -273,7 +273,7 @@ class Ledger:
 
     def _next_batch(self) -> list[_Item] | None:
         """The next batch, taken together with the connection lock; None (lock held too)
-        after ``commit_delay_s`` idle while acknowledged rows wait for their fsync.
+        after a ``commit_delay_s`` with nothing queued while acknowledged rows wait for their fsync.
 
         Background rows wait in the queue up to the delay for more to join them; the batch
         goes at once when a write, flush or stop is queued, or when it is full.
@@ -281,11 +281,11 @@ class Ledger:
         with self._ready:
             while True:
                 if not self._pending:
-                    if self._unsynced and not self._ready.wait(self.commit_delay_s) and not self._pending:
+                    if self.intent_sync == "fsync":
+                        self._ready.wait()
+                    elif not self._ready.wait(self.commit_delay_s) and not self._pending and self._unsynced:
                         self._conn_lock.acquire()
                         return None
-                    if not self._unsynced:
-                        self._ready.wait()
                     continue
                 if self._pending_urgent or self._pending_rows >= self.max_batch_rows:
                     break
@@ -330,17 +330,19 @@ class Ledger:
             self.syncs += 1
 
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
+        """One batch; in ``os`` mode the connection stays at ``synchronous=NORMAL`` (so an
+        intent's commit runs no extra statement) and a background batch is synced (FULL)."""
         durable = any(item.future is not None for item in batch)
-        relaxed = durable and self.intent_sync == "os"
+        synced = not durable and self.intent_sync == "os"
         assert self._conn is not None
-        if relaxed:
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+        if synced:
+            self._conn.execute("PRAGMA synchronous=FULL")
         try:
             errors = self._commit_batch(batch)
         finally:
-            if relaxed:
-                self._conn.execute("PRAGMA synchronous=FULL")
-        if relaxed:
+            if synced:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+        if durable and self.intent_sync == "os":
             self._unsynced = True
         elif any(item.rows for item in batch):
             self._unsynced = False  # a FULL commit syncs the whole WAL, earlier frames included

@@ -43,7 +43,7 @@ from .base import (
     VenueError,
     VenuePosition,
 )
-from .kalshi_auth import KeyFormatError, auth_headers, load_private_key
+from .kalshi_auth import KeyFormatError, RequestSigner, load_private_key
 from .rate_limit import TokenBucket
 
 __all__ = ["KALSHI_DEMO_URL", "KALSHI_PRODUCTION_URL", "KalshiClient", "order_body"]
@@ -94,7 +94,8 @@ class KalshiClient(Venue):
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                  clock: Callable[[], float] = time.time,
                  page_limit: int = 1000, backoff_base_s: float = 0.25,
-                 backoff_cap_s: float = 8.0, max_retry_after_s: float = 60.0) -> None:
+                 backoff_cap_s: float = 8.0, max_retry_after_s: float = 60.0,
+                 signature_reuse_ms: int = 1000) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"kalshi base_url {base_url!r}: expected http(s)://host/trade-api/v2")
@@ -107,6 +108,7 @@ class KalshiClient(Venue):
         self._base = base_url.rstrip("/")
         self._prefix = urlsplit(self._base).path
         self._key_id = key_id
+        self._signer = RequestSigner(key_id, self._key, signature_reuse_ms)
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.page_limit = page_limit
@@ -159,8 +161,7 @@ class KalshiClient(Venue):
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None},
                           safe=",", quote_via=quote)
         url = URL(self._base + path + (f"?{query}" if query else ""), encoded=True)
-        headers = auth_headers(self._key_id, self._key, int(self._clock() * 1000), method,
-                               self._prefix + path)
+        headers = self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
         data = None
         if body is not None:
             data = msgspec.json.encode(body)

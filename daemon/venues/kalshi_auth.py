@@ -94,3 +94,38 @@ def auth_headers(key_id: str, private_key: rsa.RSAPrivateKey, timestamp_ms: int,
         TIMESTAMP_HEADER: str(timestamp_ms),
         SIGNATURE_HEADER: sign_request(private_key, timestamp_ms, method, path),
     }
+
+
+class RequestSigner:
+    """The three headers per request, signing each distinct message once.
+
+    The signed message is ``timestamp + METHOD + path`` (no body, no query), so every order a
+    tick sends within ``reuse_ms`` of the first is the same message: they share its timestamp
+    and signature, as requests sent in one millisecond would, instead of each paying an RSA
+    signature (~0.3 ms) while the orders behind it wait. The timestamp they carry is at most
+    ``reuse_ms`` old — far inside the clock skew an exchange accepts (the built-in one: 30 s).
+    ``reuse_ms = 0`` signs every request afresh.
+    """
+
+    def __init__(self, key_id: str, private_key: rsa.RSAPrivateKey, reuse_ms: int = 1000) -> None:
+        if reuse_ms < 0:
+            raise ValueError(f"signature reuse_ms {reuse_ms}: must be >= 0")
+        self.key_id = key_id
+        self._key = private_key
+        self.reuse_ms = reuse_ms
+        self._last: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        self.signatures = 0
+
+    def headers(self, now_ms: int, method: str, path: str) -> dict[str, str]:
+        """Headers for a request at ``now_ms`` (a fresh dict: callers may add to it)."""
+        key = (method.upper(), path)
+        last = self._last.get(key)
+        if last is not None and 0 <= now_ms - last[0] <= self.reuse_ms:
+            return dict(last[1])
+        headers = auth_headers(self.key_id, self._key, now_ms, method, path)
+        self.signatures += 1
+        if self.reuse_ms:
+            if len(self._last) > 64:  # per-order paths (cancels) never repeat: keep it small
+                self._last.clear()
+            self._last[key] = (now_ms, headers)
+        return dict(headers)

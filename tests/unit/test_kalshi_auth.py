@@ -14,6 +14,7 @@ from daemon.venues.kalshi_auth import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     KeyFormatError,
+    RequestSigner,
     auth_headers,
     generate_keypair,
     load_private_key,
@@ -95,3 +96,31 @@ def test_generate_keypair_pems() -> None:
     assert PRIVATE_PEM.startswith(b"-----BEGIN PRIVATE KEY-----")
     assert PUBLIC_PEM.startswith(b"-----BEGIN PUBLIC KEY-----")
     assert load_private_key(PRIVATE_PEM).key_size == 2048
+
+
+def test_the_signer_reuses_a_signature_only_for_the_same_message_within_its_window() -> None:
+    signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=100)
+    orders = "/trade-api/v2/portfolio/orders"
+    first = signer.headers(TS, "POST", orders)
+    again = signer.headers(TS + 100, "post", orders)  # within the window: the same message
+    assert again == first and again is not first and signer.signatures == 1
+    assert verify_signature(PUBLIC_PEM, first["KALSHI-ACCESS-TIMESTAMP"], "POST", orders,
+                            again["KALSHI-ACCESS-SIGNATURE"])
+    later = signer.headers(TS + 101, "POST", orders)
+    assert later["KALSHI-ACCESS-TIMESTAMP"] == str(TS + 101) and signer.signatures == 2
+    other = signer.headers(TS + 101, "GET", orders)
+    assert other["KALSHI-ACCESS-TIMESTAMP"] == str(TS + 101) and signer.signatures == 3
+    backwards = signer.headers(TS, "POST", orders)  # the clock stepped back: sign afresh
+    assert backwards["KALSHI-ACCESS-TIMESTAMP"] == str(TS) and signer.signatures == 4
+    for headers, method in ((later, "POST"), (other, "GET"), (backwards, "POST")):
+        assert verify_signature(PUBLIC_PEM, headers["KALSHI-ACCESS-TIMESTAMP"], method, orders,
+                                headers["KALSHI-ACCESS-SIGNATURE"])
+
+
+def test_a_signer_without_reuse_signs_every_request() -> None:
+    signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=0)
+    for _ in range(3):
+        signer.headers(TS, "POST", PATH)
+    assert signer.signatures == 3
+    with pytest.raises(ValueError, match="reuse_ms -1"):
+        RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=-1)
