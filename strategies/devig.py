@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.optimize import brentq
 
 METHODS = ("multiplicative", "additive", "power", "shin")
 _XTOL = 1e-15
@@ -84,8 +83,16 @@ def power(odds: Sequence[float] | np.ndarray) -> np.ndarray:
         low, high = high, high * 2.0
         if high > 1e6:
             raise DevigError(f"power: no exponent found for odds {list(odds)!r}")
-    k = brentq(excess, low, high, xtol=_XTOL)
+    k = _brentq()(excess, low, high, xtol=_XTOL)
     return _normalised(np.power(pi, k))
+
+
+def _brentq() -> Callable[..., float]:
+    """scipy's root finder, imported on first use: the daemon de-vigs with ``devig_rows``
+    and so never pays scipy.optimize's ~35 MB and half a second of import."""
+    from scipy.optimize import brentq
+
+    return brentq
 
 
 def shin_probabilities(pi: np.ndarray, z: float) -> np.ndarray:
@@ -109,7 +116,7 @@ def shin_z(odds: Sequence[float] | np.ndarray) -> float:
     low, high = (0.0, 1.0 - 1e-12) if booksum > 1.0 else (-1.0 + 1e-12, 0.0)
     if excess(low) * excess(high) > 0:
         raise DevigError(f"shin: no insider share z solves odds {list(odds)!r}")
-    return float(brentq(excess, low, high, xtol=_XTOL))
+    return float(_brentq()(excess, low, high, xtol=_XTOL))
 
 
 def shin(odds: Sequence[float] | np.ndarray) -> np.ndarray:
