@@ -295,7 +295,7 @@ class Ledger:
                 self._ready.wait(left)
             batch: list[_Item] = []
             rows = 0
-            while self._pending and (not batch or rows + len(self._pending[0].rows) <= self.max_batch_rows):
+            while self._pending and rows < self.max_batch_rows:  # the last item may run past the cap
                 item = self._pending.popleft()
                 batch.append(item)
                 rows += len(item.rows)
