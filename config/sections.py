@@ -207,7 +207,7 @@ class RiskSettings(Section):
     daily_loss_pct: float = Field(0.05, gt=0, le=1, json_schema_extra=RELOADABLE)
     day_boundary_tz: str = "UTC"
     """IANA time zone whose midnight starts a new trading day."""
-    loss_streak: int = Field(5, ge=1, json_schema_extra=RELOADABLE)
+    loss_streak: int = Field(5, ge=1, le=10_000, json_schema_extra=RELOADABLE)
     """Losing trades in a row that pause trading."""
     loss_streak_pause_seconds: int = Field(14_400, ge=0, json_schema_extra=RELOADABLE)
     max_slippage_bps: float = Field(50.0, gt=0, json_schema_extra=RELOADABLE)

@@ -186,7 +186,7 @@ class Daemon:
             state.seen_fills = {f["fill_id"] for f in fills}
             state.last_fill_ts_ns = max((f["venue_ts_ns"] or 0 for f in fills), default=0)
             self.watch.inputs.pnl_events = [(e.ts_ns, e.delta) for e in events]
-            self.watch.inputs.settled_pnl = [settled[r["ticker"]] for r in reader.rows("settlements")]
+            self.watch.inputs.settled_pnl.extend(settled[r["ticker"]] for r in reader.rows("settlements"))
             intents = {r["client_order_id"]: r for r in reader.rows("order_intents")}
             for order in reader.rows("orders"):
                 intent = intents.get(order["client_order_id"])

@@ -25,14 +25,17 @@ from risk.locks import GLOBAL, Lock, LockLift, active_locks, blocked_markets, tr
 log = get_logger("edgewarden.risk")
 HOUR_NS = 3_600 * 1_000_000_000
 SYSTEM = "edgewarden"
+SETTLED_KEPT = 10_000
+"""Settled results kept for the loss streak (a streak longer than this is not a setting)."""
 
 
 @dataclass
 class RiskInputs:
     pnl_events: list[tuple[int, int]] = field(default_factory=list)
-    """(ts_ns, realized P&L change) — fills that closed something, fees, settlements."""
-    settled_pnl: list[int] = field(default_factory=list)
-    """P&L of each settled market, oldest first."""
+    """(ts_ns, realized P&L change) — fills that closed something, fees, settlements; only
+    today's are kept (``pnl_today`` drops the rest), so a long run does not grow it."""
+    settled_pnl: deque[int] = field(default_factory=lambda: deque(maxlen=SETTLED_KEPT))
+    """P&L of each settled market, oldest first (the latest ``SETTLED_KEPT``)."""
     slippage_bps: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     error_times: deque[int] = field(default_factory=lambda: deque(maxlen=10_000))
     scans_without_fill: int = 0
@@ -58,6 +61,8 @@ class RiskWatch:
         self.env = env if env is not None else os.environ
         self.on_change = on_change
         self.inputs = RiskInputs()
+        self._pnl_day = -1
+        """Start of the day ``pnl_events`` was last pruned to."""
         self.locks: list[Lock] = []
         self.lifts: list[LockLift] = []
         self.active: list[Lock] = []
@@ -109,7 +114,11 @@ class RiskWatch:
 
     def pnl_today(self, now_ns: int) -> int:
         start = day_start_ns(now_ns, self.limits.day_boundary_tz)
-        return sum(delta for ts, delta in self.inputs.pnl_events if start <= ts <= now_ns)
+        events = self.inputs.pnl_events
+        if start != self._pnl_day:  # a new day: yesterday's events are done with
+            events[:] = [event for event in events if event[0] >= start]
+            self._pnl_day = start
+        return sum(delta for ts, delta in events if start <= ts <= now_ns)
 
     def loss_streak(self) -> int:
         streak = 0

@@ -123,6 +123,7 @@ class KalshiClient(Venue):
         self._retries = 0
         self._retry_seconds = 0.0
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,6 +134,8 @@ class KalshiClient(Venue):
         await self.close()
 
     async def close(self) -> None:
+        """Close the connection pool; later calls fail (Unavailable) instead of opening one."""
+        self._closed = True
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -149,6 +152,8 @@ class KalshiClient(Venue):
     # ------------------------------------------------------------------ transport
 
     def _session_now(self) -> aiohttp.ClientSession:
+        if self._closed:  # a task still running at shutdown must not leak a new pool
+            raise Unavailable("the Kalshi client is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return self._session

@@ -335,6 +335,18 @@ async def test_exchange_status_and_balance(client: KalshiClient, server: FakeKal
     assert server.bad_signatures == 0
 
 
+async def test_a_closed_client_refuses_calls_instead_of_opening_a_new_pool(
+    client: KalshiClient, server: FakeKalshi
+) -> None:
+    """A task still polling during shutdown used to reopen a session that nobody closed."""
+    await client.balance()
+    await client.close()
+    with pytest.raises(Unavailable, match="client is closed"):
+        await client.place_order(intent())
+    assert client._session is None
+    assert not server.post_bodies  # nothing reached the venue
+
+
 async def test_markets_follow_cursor_across_pages(client: KalshiClient, server: FakeKalshi) -> None:
     server.page_size = 2
     server.markets = [market_payload(f"EV-{i}") for i in range(5)]
