@@ -207,7 +207,7 @@ class RiskSettings(Section):
     daily_loss_pct: float = Field(0.05, gt=0, le=1, json_schema_extra=RELOADABLE)
     day_boundary_tz: str = "UTC"
     """IANA time zone whose midnight starts a new trading day."""
-    loss_streak: int = Field(5, ge=1, le=10_000, json_schema_extra=RELOADABLE)
+    loss_streak: int = Field(5, ge=1, json_schema_extra=RELOADABLE)
     """Losing trades in a row that pause trading."""
     loss_streak_pause_seconds: int = Field(14_400, ge=0, json_schema_extra=RELOADABLE)
     max_slippage_bps: float = Field(50.0, gt=0, json_schema_extra=RELOADABLE)
@@ -285,8 +285,8 @@ class EngineSettings(Section):
     """When an order's write-ahead intent counts as written. fsync: flushed to the disk
     (survives a power cut; costs a disk flush per tick's orders, ~0.4 ms here, several ms at
     the tail). os: handed to the operating system (survives the daemon crashing or being
-    killed; a power cut can lose the last ~50 ms of intents, which start-up reconciliation
-    then meets as orders the ledger does not know, and refuses to trade until they are
+    killed; a power cut can lose the last ~0.1 s of intents: their orders come back at
+    start-up as orders the ledger does not know, and trading is refused until they are
     resolved)."""
 
 

@@ -26,7 +26,8 @@ log = get_logger("edgewarden.risk")
 HOUR_NS = 3_600 * 1_000_000_000
 SYSTEM = "edgewarden"
 SETTLED_KEPT = 10_000
-"""Settled results kept for the loss streak (a streak longer than this is not a setting)."""
+"""Settled results kept for the loss streak: a ``loss_streak`` above this never trips
+(the way to switch the rule off)."""
 
 
 @dataclass
