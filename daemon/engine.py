@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from daemon import gc_control
 from daemon.ledger import Ledger
 from daemon.ledger.rows import intent_row, order_row
 from daemon.ledger.trade_csv import TradeRow, append_trades
@@ -190,10 +189,9 @@ class Engine:
         now = self.clock()
         self.state.ticks += 1
         sent = 0
-        with gc_control.paused():  # collections wait for the bookkeeping below (or longer:
-            decided = self.trade(now)  # the daemon's loop holds them for the whole cycle)
-            if decided is not None:
-                sent = await self._send_decided(decided, now)
+        decided = self.trade(now)  # (the daemon's loop holds collections off: gc_control)
+        if decided is not None:
+            sent = await self._send_decided(decided, now)
         self._retired = None
         if decided is not None:
             self._record(decided, now)

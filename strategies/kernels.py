@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-PAYOUT = 10_000  # market.units.CONTRACT_PAYOUT
-SIDE_YES, SIDE_NO = 0, 1
+from market.units import CONTRACT_PAYOUT as PAYOUT
+
+from .base import SIDE_NO, SIDE_YES
 
 
 @njit(cache=True, nogil=True, inline="always")

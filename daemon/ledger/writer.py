@@ -18,11 +18,12 @@ so an acknowledged row survives a power cut; it costs a disk flush on the order 
 ``"os"`` commits it with ``synchronous=NORMAL``: acknowledged once SQLite has handed the
 WAL frames to the operating system, so it survives the daemon crashing or being killed, but
 not the machine losing power until the next synced commit, which follows off the order path
-(the next background batch, or the writer's own sync within two ``commit_delay_s``). Background rows are
-always committed with ``synchronous=FULL``. In this mode a write that finds the writer idle
-(nothing queued, no commit under way) is committed by the caller on the loop itself: it is
-a write into the page cache, ~0.1 ms, where the two thread wake-ups it saves cost more than
-that on a busy 2-core machine (and a flush to disk, which can stall, never runs on the loop).
+(the next background batch, or the writer's own sync within two ``commit_delay_s``).
+Background rows are always committed with ``synchronous=FULL``. In this mode a write that
+finds the writer idle (nothing queued, no commit under way) is committed by the caller on
+the loop itself: a write into the page cache, ~0.3 ms in the daemon, where the two thread
+wake-ups it saves cost more than that on a busy 2-core machine (and a flush to disk, which
+can stall, never runs on the loop).
 
 SQLite's automatic checkpoint runs inside whichever commit crosses its threshold, often a
 durable one, which then waits for pages to be copied and the database file synced. The

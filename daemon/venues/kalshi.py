@@ -107,7 +107,6 @@ class KalshiClient(Venue):
             raise AuthFailed(str(exc)) from None
         self._base = base_url.rstrip("/")
         self._prefix = urlsplit(self._base).path
-        self._key_id = key_id
         self._signer = RequestSigner(key_id, self._key, signature_reuse_ms)
         self.timeout_s = timeout_s
         self.max_retries = max_retries

@@ -8,10 +8,10 @@ and p99, next to the decision alone (view + strategies + gate + intents: the bas
 rest is measured against) and the durable write-ahead commit of the intents (the part that
 is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes. The exchange is another machine in production; here its
-process is pinned to the last CPU (``--share-cpus`` lets it roam) so that its work answering
-500 markets does not land on the daemon's core mid-tick. ``--intent-sync`` is the ``engine.intent_sync`` setting: with
-``fsync`` (the default) every tick's orders wait for a disk flush; with ``os`` for the page
-cache only.
+process is pinned to the last CPU (``--share-cpus`` lets it roam) so that its work
+answering 500 markets does not land on the daemon's core mid-tick. ``--intent-sync`` is
+the ``engine.intent_sync`` setting: with ``fsync`` (the default) every tick's orders wait
+for a disk flush; with ``os`` for the page cache only.
 """
 
 from __future__ import annotations
