@@ -282,12 +282,12 @@ class EngineSettings(Section):
     book_sample_every_ticks: int = Field(10, ge=1)
     """Write a book snapshot to the ledger every N ticks."""
     intent_sync: Literal["fsync", "os"] = "fsync"
-    """When an order's write-ahead intent counts as written. fsync: flushed to the disk
-    (survives a power cut; costs a disk flush per tick's orders, ~0.4 ms here, several ms at
-    the tail). os: handed to the operating system (survives the daemon crashing or being
-    killed; a power cut can lose the last ~0.1 s of intents: their orders come back at
-    start-up as orders the ledger does not know, and trading is refused until they are
-    resolved)."""
+    """When an order's write-ahead intent (a line in the intent journal) counts as written.
+    fsync: flushed to the disk (survives a power cut; costs a disk flush per tick's orders,
+    ~0.2 ms here, a few ms at the tail). os: handed to the operating system (survives the
+    daemon crashing or being killed; a power cut can lose the intents of the last ~0.05 s,
+    before the ledger's own synced commit: their orders come back at start-up as orders the
+    ledger does not know, and trading is refused until they are resolved)."""
 
 
 class MonitoringSettings(Section):

@@ -236,8 +236,7 @@ class Daemon:
             # No collection between a book and its orders: garbage of the cycle waits for
             # the sleep below (gc_control).
             with gc_control.paused():
-                await self.engine.refresh_markets()
-                await self.engine.tick()
+                await self.engine.cycle()
             self._export_rate_waits()
             if not self.stopping:
                 self.notifier.status(self._status_line())

@@ -176,6 +176,21 @@ class Engine:
         return self.group_of(market.ticker, market.event_ticker) if self.group_of else -1
 
     # ------------------------------------------------------------------ the tick
+    async def cycle(self) -> int:
+        """Refresh the books, then tick on them; returns the number of orders sent.
+
+        From the refresh to the sends the ledger's writer starts no commit (its thread would
+        take the GIL and a CPU from the decision) and the order endpoint's signature is made
+        before the books arrive, not after.
+        """
+        self.venue.prepare_orders()
+        self.ledger.hold()
+        try:
+            await self.refresh_markets()
+            return await self.tick()
+        finally:
+            self.ledger.release()  # (tick released it after the sends already)
+
     async def tick(self) -> int:
         """One decision round; returns the number of orders sent.
 
@@ -192,6 +207,7 @@ class Engine:
         decided = self.trade(now)  # (the daemon's loop holds collections off: gc_control)
         if decided is not None:
             sent = await self._send_decided(decided, now)
+        self.ledger.release()
         self._retired = None
         if decided is not None:
             self._record(decided, now)
@@ -246,7 +262,7 @@ class Engine:
         if not decided.orders:
             return 0
         sends = [sent for _, sent in decided.orders]
-        await self.ledger.write("order_intents", [intent_row(s.intent) for s in sends])
+        await self.ledger.write_ahead([intent_row(s.intent) for s in sends])
         self._start_sends(sends, now)
         await asyncio.sleep(0)  # let the requests start before this tick's bookkeeping
         return len(sends)

@@ -1,7 +1,6 @@
 """The ledger's single writer: rows queue up, one transaction commits a whole batch.
 
-``await write(...)`` returns only after its rows are committed (order intents: write ahead,
-then send). ``append(...)`` returns at once and its rows are committed within
+``await write(...)`` returns only after its rows are committed (fills, settlements). ``append(...)`` returns at once and its rows are committed within
 ``commit_delay_s`` (metrics, decisions, snapshots). Both go through one queue, so rows keep
 their order, and a row queued before an acknowledged write is committed with or before it.
 
@@ -13,22 +12,19 @@ hand-off; aiosqlite would cost a hop per statement, DESIGN.md.) A batch holds at
 ``max_batch_rows`` rows, which bounds one transaction under a backlog; smaller caps were
 measured slower (random-keyed unique indexes rewrite more pages per row in small batches).
 
-Durability of ``write()`` (``intent_sync``): ``"fsync"`` commits with ``synchronous=FULL``,
-so an acknowledged row survives a power cut; it costs a disk flush on the order path.
-``"os"`` commits it with ``synchronous=NORMAL``: acknowledged once SQLite has handed the
-WAL frames to the operating system, so it survives the daemon crashing or being killed, but
-not the machine losing power until the next synced commit, which follows off the order path
-(the next background batch, or the writer's own sync within two ``commit_delay_s``).
-Background rows are always committed with ``synchronous=FULL``. In this mode a write that
-finds the writer idle (nothing queued, no commit under way) is committed by the caller on
-the loop itself: a write into the page cache, ~0.3 ms in the daemon, where the two thread
-wake-ups it saves cost more than that on a busy 2-core machine (and a flush to disk, which
-can stall, never runs on the loop).
+Order intents go through ``write_ahead(...)``: a line in the intent journal
+(``intent_journal.py``), then queued like background rows. ``intent_sync`` says how durable
+that line is before ``write_ahead`` returns: ``"fsync"`` flushed to disk (survives a power
+cut), ``"os"`` handed to the operating system (survives the daemon crashing or being
+killed; power-safe once the ledger has committed it, within ``commit_delay_s``). Every
+ledger commit is ``synchronous=FULL``. Rows appended before a ``write_ahead`` are not
+promised to be committed with it (nothing on the order path waits for them); its own rows
+are recovered from the journal at the next open if the process dies first.
 
 SQLite's automatic checkpoint runs inside whichever commit crosses its threshold, often a
 durable one, which then waits for pages to be copied and the database file synced. The
 writer turns it off and checkpoints after a commit with no durable rows in it instead
-(every ``checkpoint_rows`` rows), so an order's write-ahead commit is just its own commit.
+(every ``checkpoint_rows`` rows), so a durable write's commit is just its own commit.
 """
 
 from __future__ import annotations
@@ -46,6 +42,7 @@ from typing import Any, Literal
 
 from daemon.logs import get_logger
 
+from .intent_journal import IntentJournal, read_segment, segment_number, segments
 from .migrate import LedgerError, connect, migrate, table_columns
 from .schema import TABLES
 
@@ -55,6 +52,8 @@ Row = Mapping[str, Any]
 IntentSync = Literal["fsync", "os"]
 INTENT_SYNC_MODES: tuple[str, ...] = ("fsync", "os")
 
+HOLD_MAX_S = 0.25
+"""A forgotten ``release`` delays the ledger this long, not forever."""
 CHECKPOINT_ROWS = 20_000
 """About SQLite's own default WAL size (1,000 pages of 4 KiB) in typical ledger rows."""
 
@@ -66,6 +65,8 @@ class _Item:
     future: asyncio.Future[None] | None
     """Set for ``write``/``flush``/``close``: answered once the rows are committed."""
     stop: bool = False
+    retire: Path | None = None
+    """A full intent journal segment, deleted once this batch (which holds its rows) is committed."""
     queued_s: float = field(default_factory=time.monotonic)
 
 
@@ -82,18 +83,24 @@ class Ledger:
         self.commit_delay_s = commit_delay_s
         self.max_batch_rows = max_batch_rows
         self.intent_sync = intent_sync
-        self._unsynced = False
-        """Rows acknowledged with ``synchronous=NORMAL`` that no fsync has covered yet."""
+        self.journal_dir = path.with_name(f"{path.stem}-intents")
+        self._journal: IntentJournal | None = None
+        self._journal_trusted = True
+        """False once an intent row failed to commit: its journal segment must then be kept."""
+        self._intent_required: list[int] = []
+        """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
+        self._recent_ids: set[str] = set()
+        self._older_ids: set[str] = set()
+        """client_order_ids written ahead into the current and the previous segment."""
         self._closing = False
+        self._held_until = 0.0
+        """``time.monotonic()`` until which the writer starts no batch (``hold``)."""
         self._pending: deque[_Item] = deque()
         self._pending_rows = 0
         self._pending_urgent = 0
         """Queued items someone waits for (write, flush, close): the batch goes at once."""
         self._ready = threading.Condition(threading.Lock())
         """Guards the queue; the writer waits on it for items."""
-        self._conn_lock = threading.Lock()
-        """Held while a batch is out of the queue and not yet committed (taken under
-        ``_ready``), so whoever holds it commits everything queued before what it holds."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
@@ -104,8 +111,8 @@ class Ledger:
         self.batches = 0
         self.rows_committed = 0
         self.checkpoints = 0
-        self.syncs = 0
-        self.inline_commits = 0
+        self.recovered_intents = 0
+        """Intents copied from the journal into the ledger at open (a crash before their commit)."""
 
     @classmethod
     async def open(cls, path: Path, commit_delay_s: float = 0.05, max_batch_rows: int = 65_536,
@@ -128,8 +135,6 @@ class Ledger:
         self._conn = connect(self.path)
         migrate(self._conn)
         self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring
-        if self.intent_sync == "os":
-            self._conn.execute("PRAGMA synchronous=NORMAL")  # see _commit
         for table in TABLES:
             columns = table_columns(self._conn, table)
             self._columns[table] = columns
@@ -137,15 +142,100 @@ class Ledger:
             self._getters[table] = operator.itemgetter(*columns)
             marks = ", ".join("?" * len(columns))
             self._sql[table] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
+        self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
+        last = self._recover_journal()
+        journal = IntentJournal(self.journal_dir, self._columns["order_intents"],
+                                sync=self.intent_sync == "fsync", on_rotate=self._retire_later)
+        journal.open(after=last)
+        self._journal = journal
+
+    def _recover_journal(self) -> int:
+        """Copy intents left in the journal (the process died before the ledger committed
+        them) into ``order_intents``, then delete the segments; returns the last segment's number."""
+        found = segments(self.journal_dir)
+        if not found:
+            return 0
+        conn = self._conn
+        assert conn is not None
+        sql = self._sql["order_intents"] + " ON CONFLICT(client_order_id) DO NOTHING"
+        added = total = 0
+        conn.execute("BEGIN")
+        try:
+            for path in found:
+                try:
+                    rows = read_segment(path)
+                    for index, values in enumerate(self._tuples("order_intents", rows)):
+                        try:
+                            added += conn.execute(sql, values).rowcount
+                        except _ROW_ERRORS as exc:
+                            raise LedgerError(f"{path.name}, intent {index}: {exc}") from None
+                except LedgerError as exc:
+                    raise LedgerError(
+                        f"intent journal {path.parent}: {exc}. Check the intents in that file against "
+                        "the venue's orders, then move the file aside to start.") from None
+                total += len(rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for path in found:
+            path.unlink()
+        self.recovered_intents = added
+        log.warning("intent_journal_recovered", segments=len(found), intents=total, not_in_ledger=added)
+        return max(segment_number(p) or 0 for p in found)
 
     # ------------------------------------------------------------------ public API
     async def write(self, table: str, rows: Iterable[Row]) -> None:
         """Queue rows and wait until they are committed (raises LedgerError if not)."""
         item = _Item(table, self._tuples(table, rows), self._new_future())
-        if self.intent_sync == "os" and self._commit_inline(item):
-            return
         self._put(item)
         await item.future  # type: ignore[misc]
+
+    async def write_ahead(self, rows: Iterable[Row]) -> None:
+        """Order intents, durable as ``intent_sync`` says in the journal when this returns
+        (send only then), in ``order_intents`` within ``commit_delay_s``.
+
+        A client_order_id already written ahead (recently: this segment or the last) is
+        refused, as the table's unique key would refuse it, but before anything is sent.
+        """
+        journal = self._journal
+        if journal is None or self._closing:
+            raise LedgerError("ledger is closed")
+        tuples = self._tuples("order_intents", rows)
+        columns = self._columns["order_intents"]
+        for index, values in enumerate(tuples):  # what the ledger would refuse, refused before the send
+            missing = [columns[i] for i in self._intent_required if values[i] is None]
+            if missing:
+                raise LedgerError(f"order_intents row {index}: no value for {', '.join(missing)}")
+        key = columns.index("client_order_id")
+        ids = [values[key] for values in tuples]
+        if len(set(ids)) != len(ids) or not self._recent_ids.isdisjoint(ids) or not self._older_ids.isdisjoint(ids):
+            seen: set[str] = set()
+            again = sorted({i for i in ids if i in seen or i in self._recent_ids or i in self._older_ids or seen.add(i)})
+            raise LedgerError(f"order_intents: client_order_id written ahead already: {', '.join(again)}")
+        journal.append(tuples)
+        self._recent_ids.update(ids)
+        await journal.sync()
+        self._put(_Item("order_intents", tuples, None))
+
+    def _retire_later(self, segment: Path) -> None:
+        """The journal started a new segment: delete the full one once its rows are committed."""
+        self._older_ids, self._recent_ids = self._recent_ids, set()
+        self._put(_Item("", [], None, retire=segment))
+
+    def hold(self, max_s: float = HOLD_MAX_S) -> None:
+        """The order path is running: the writer starts no batch until ``release`` (at most
+        ``max_s``), so its commit takes neither the GIL nor a CPU from the decision."""
+        self._held_until = time.monotonic() + max_s
+
+    def release(self) -> None:
+        """End of ``hold``: the writer commits what became due meanwhile."""
+        if self._held_until:
+            with self._ready:
+                self._held_until = 0.0
+                if self._pending:
+                    self._ready.notify()
 
     def append(self, table: str, rows: Iterable[Row]) -> None:
         """Queue rows to be committed within ``commit_delay_s``; never blocks."""
@@ -182,27 +272,10 @@ class Ledger:
             self._pending_rows += len(item.rows)
             if item.future is not None:
                 self._pending_urgent += 1
-            self._ready.notify()
-
-    def _commit_inline(self, item: _Item) -> bool:
-        """Commit ``item`` here and now if the writer is idle; False (nothing done) if not."""
-        if self._thread is None or self._closing:
-            raise LedgerError("ledger is closed")
-        with self._ready:
-            if self._pending or not self._conn_lock.acquire(blocking=False):
-                return False
-        try:
-            error = self._commit([item])[0]
-        except Exception as exc:  # the file itself failed (disk full, I/O error)
-            log.critical("ledger_commit_failed", error=repr(exc), rows=len(item.rows))
-            error = LedgerError(f"ledger commit failed: {exc}")
-        finally:
-            self._conn_lock.release()
-        self.inline_commits += 1  # no wake-up of the writer: in os mode it looks every delay
-        if error is not None:
-            log.error("ledger_write_rejected", table=item.table, error=str(error))
-            raise error
-        return True
+            # Background rows do not wake the writer: it looks at least every commit_delay_s
+            # anyway, and a wake-up per append is a thread taking the GIL from the loop.
+            if item.future is not None or self._pending_rows >= self.max_batch_rows:
+                self._ready.notify()
 
     def _tuples(self, table: str, rows: Iterable[Row]) -> list[tuple[Any, ...]]:
         columns = self._columns.get(table)
@@ -248,52 +321,47 @@ class Ledger:
 
     def _serve(self) -> None:
         while True:
-            batch = self._next_batch()  # returns holding the connection lock
+            batch = self._next_batch()
+            stop = any(item.stop for item in batch)
             try:
-                if batch is None:
-                    self._sync()  # idle with unsynced rows: make them power-safe now
+                errors = self._commit(batch)
+            except Exception as exc:  # the file itself failed (disk full, I/O error)
+                log.critical("ledger_commit_failed", error=repr(exc), rows=sum(len(i.rows) for i in batch))
+                errors = [LedgerError(f"ledger commit failed: {exc}")] * len(batch)
+            for item, error in zip(batch, errors, strict=True):
+                if error is None:
                     continue
-                stop = any(item.stop for item in batch)
-                try:
-                    errors = self._commit(batch)
-                except Exception as exc:  # the file itself failed (disk full, I/O error)
-                    log.critical("ledger_commit_failed", error=repr(exc), rows=sum(len(i.rows) for i in batch))
-                    errors = [LedgerError(f"ledger commit failed: {exc}")] * len(batch)
-                for item, error in zip(batch, errors, strict=True):
-                    if error is not None and item.future is not None:
-                        log.error("ledger_write_rejected", table=item.table, error=str(error))
-                if stop:
-                    self._sync()
-                    self._close_sync()
-            finally:
-                self._conn_lock.release()
+                if item.future is not None:
+                    log.error("ledger_write_rejected", table=item.table, error=str(error))
+                elif item.table == "order_intents":
+                    self._journal_trusted = False  # its journal segment stays for the next open
+            for item in batch:
+                if item.retire is not None:
+                    self._retire(item.retire)
+            if stop:
+                self._close_sync(clean=True)
             self._answer([(item.future, error) for item, error in zip(batch, errors, strict=True)
                           if item.future is not None])
             if stop:
                 return
 
-    def _next_batch(self) -> list[_Item] | None:
-        """The next batch, taken together with the connection lock; None (lock held too)
-        after a ``commit_delay_s`` with nothing queued while acknowledged rows wait for their fsync.
-
-        Background rows wait in the queue up to the delay for more to join them; the batch
-        goes at once when a write, flush or stop is queued, or when it is full.
-        """
+    def _next_batch(self) -> list[_Item]:
+        """The next batch. Background rows wait in the queue up to ``commit_delay_s`` for
+        more to join them; the batch goes at once when a write, flush or stop is queued, or
+        when it is full."""
         with self._ready:
             while True:
                 if not self._pending:
-                    if self.intent_sync == "fsync":
-                        self._ready.wait()
-                    elif not self._ready.wait(self.commit_delay_s) and not self._pending and self._unsynced:
-                        self._conn_lock.acquire()
-                        return None
+                    self._ready.wait(self.commit_delay_s)
                     continue
-                if self._pending_urgent or self._pending_rows >= self.max_batch_rows:
+                now = time.monotonic()
+                due = self._pending_urgent or self._pending_rows >= self.max_batch_rows
+                wait_s = 0.0 if due else self._pending[0].queued_s + self.commit_delay_s - now
+                if not self._pending[-1].stop:
+                    wait_s = max(wait_s, self._held_until - now)
+                if wait_s <= 0:
                     break
-                left = self._pending[0].queued_s + self.commit_delay_s - time.monotonic()
-                if left <= 0:
-                    break
-                self._ready.wait(left)
+                self._ready.wait(wait_s)
             batch: list[_Item] = []
             rows = 0
             while self._pending and rows < self.max_batch_rows:  # the last item may run past the cap
@@ -305,7 +373,6 @@ class Ledger:
                     self._pending_urgent -= 1
                 if item.stop:
                     break
-            self._conn_lock.acquire()  # under _ready: no inline commit can slip in before these
         return batch
 
     def _answer(self, answers: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
@@ -317,37 +384,29 @@ class Ledger:
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
-    def _close_sync(self) -> None:
+    def _retire(self, segment: Path) -> None:
+        """Delete a journal segment whose rows are all committed (FULL: on disk)."""
+        if not self._journal_trusted:
+            log.critical("intent_journal_kept", file=str(segment),
+                         reason="an intent row failed to commit; the next start copies the segment in")
+            return
+        segment.unlink(missing_ok=True)
+
+    def _close_sync(self, clean: bool = False) -> None:
+        """Close the file and the journal; ``clean`` (everything committed): the journal's last
+        segment goes too."""
+        if self._journal is not None:
+            last = self._journal.close()
+            self._journal = None
+            if clean and last is not None:
+                self._retire(last)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def _sync(self) -> None:
-        """fsync what ``intent_sync="os"`` acknowledged (a checkpoint syncs the WAL first)."""
-        if self._unsynced and self._conn is not None:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            self._unsynced = False
-            self._rows_since_checkpoint = 0
-            self.syncs += 1
-
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
-        """One batch; in ``os`` mode the connection stays at ``synchronous=NORMAL`` (so an
-        intent's commit runs no extra statement) and a background batch is synced (FULL)."""
-        durable = any(item.future is not None for item in batch)
-        synced = not durable and self.intent_sync == "os"
-        assert self._conn is not None
-        if synced:
-            self._conn.execute("PRAGMA synchronous=FULL")
-        try:
-            errors = self._commit_batch(batch)
-        finally:
-            if synced:
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-        if durable and self.intent_sync == "os":
-            self._unsynced = True
-        elif any(item.rows for item in batch):
-            self._unsynced = False  # a FULL commit syncs the whole WAL, earlier frames included
-        self._maybe_checkpoint(durable)
+        errors = self._commit_batch(batch)
+        self._maybe_checkpoint(any(item.future is not None for item in batch))
         return errors
 
     def _maybe_checkpoint(self, durable: bool) -> None:
@@ -361,8 +420,8 @@ class Ledger:
             assert self._conn is not None
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._rows_since_checkpoint = 0
-            self._unsynced = False
             self.checkpoints += 1
+
     def _commit_batch(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
         """One transaction for the batch; if a row breaks it, retry row by row."""
         conn = self._conn

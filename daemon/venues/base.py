@@ -192,5 +192,9 @@ class Venue(ABC):
     @abstractmethod
     async def settlements(self) -> list[Settlement]: ...
 
+    def prepare_orders(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Do now, before the books arrive, what every order request of the coming tick
+        needs (Kalshi: its signature); default: nothing to prepare."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release connections; default: nothing to release."""

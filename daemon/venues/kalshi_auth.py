@@ -116,16 +116,28 @@ class RequestSigner:
         self._last: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
         self.signatures = 0
 
+    def prepare(self, now_ms: int, method: str, path: str, horizon_ms: int) -> None:
+        """Sign ``method path`` now unless the signature held would still be reusable
+        ``horizon_ms`` from now: requests in that window then find it ready."""
+        if not self.reuse_ms:
+            return
+        last = self._last.get((method.upper(), path))
+        if last is None or not 0 <= now_ms + horizon_ms - last[0] <= self.reuse_ms:
+            self._sign(now_ms, method, path)
+
     def headers(self, now_ms: int, method: str, path: str) -> dict[str, str]:
         """Headers for a request at ``now_ms`` (a fresh dict: callers may add to it)."""
         key = (method.upper(), path)
         last = self._last.get(key)
         if last is not None and 0 <= now_ms - last[0] <= self.reuse_ms:
             return dict(last[1])
+        return dict(self._sign(now_ms, method, path))
+
+    def _sign(self, now_ms: int, method: str, path: str) -> dict[str, str]:
         headers = auth_headers(self.key_id, self._key, now_ms, method, path)
         self.signatures += 1
         if self.reuse_ms:
             if len(self._last) > 64:  # per-order paths (cancels) never repeat: keep it small
                 self._last.clear()
-            self._last[key] = (now_ms, headers)
-        return dict(headers)
+            self._last[(method.upper(), path)] = (now_ms, headers)
+        return headers

@@ -1,8 +1,10 @@
 """SIGKILL a writer that mixes large background batches with durable intents.
 
 After the kill the file must open cleanly (no migration, integrity ok), hold every
-acknowledged intent, hold every background row queued before an acknowledged intent
-(one queue, so order is durability too), never half of one append call, and take new rows.
+acknowledged intent (written ahead through the journal in both ``intent_sync`` modes, or
+committed by ``write()``), never half of one append call, and take new rows; with
+``write()`` also every background row queued before an acknowledged one (one queue, so
+order is durability too).
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ from pathlib import Path
 from daemon.ledger import Ledger
 
 async def main(path):
-    ledger = await Ledger.open(path, commit_delay_s=0.002, intent_sync=sys.argv[2])
+    mode = sys.argv[2]
+    ledger = await Ledger.open(path, commit_delay_s=0.002, intent_sync="fsync" if mode == "write" else mode)
     i = 0
     while True:
         ledger.append("metric_samples", [{"name": f"m-{i}", "labels": str(k), "value": 1.0}
                                          for k in range(1 + (i * 37) % 400)])
-        await ledger.write("order_intents", [{
-            "client_order_id": f"c-{i}", "ticker": "T", "side": "yes", "action": "buy",
-            "price": 5_000, "count": 100, "time_in_force": "immediate_or_cancel",
-            "post_only": False, "reduce_only": False, "strategy": "durability",
-            "decision_ts_ns": i}])
+        row = {"client_order_id": f"c-{i}", "ticker": "T", "side": "yes", "action": "buy",
+               "price": 5_000, "count": 100, "time_in_force": "immediate_or_cancel",
+               "post_only": False, "reduce_only": False, "strategy": "durability",
+               "decision_ts_ns": i}
+        if mode == "write":
+            await ledger.write("order_intents", [row])
+        else:
+            await ledger.write_ahead([row])
         sys.stdout.write(f"{i}\\n")
         sys.stdout.flush()
         i += 1
@@ -46,13 +52,13 @@ asyncio.run(main(Path(sys.argv[1])))
 """
 
 
-@pytest.mark.parametrize(("seed", "intent_sync"), [(11, "fsync"), (12, "fsync"), (13, "os"), (14, "os")])
-def test_sigkill_mid_batch_loses_nothing_acknowledged(tmp_path: Path, seed: int, intent_sync: str) -> None:
+@pytest.mark.parametrize(("seed", "mode"), [(11, "write"), (12, "fsync"), (13, "fsync"), (14, "os"), (15, "os")])
+def test_sigkill_mid_batch_loses_nothing_acknowledged(tmp_path: Path, seed: int, mode: str) -> None:
     """Both durability modes survive the process being killed (``os`` is not power-safe)."""
     rng = random.Random(seed)
     path = tmp_path / "edgewarden.sqlite"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), intent_sync], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", CHILD, str(path), mode], cwd=ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
@@ -74,6 +80,16 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(tmp_path: Path, seed: int,
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert schema_version(conn) == SCHEMA_VERSION
     conn.close()
+
+    async def reopen_and_write() -> int:  # copies in what the journal holds and the ledger lacks
+        ledger = await Ledger.open(path)
+        await ledger.write("alerts", [{"name": "restarted", "severity": "info", "message": "ok"}])
+        await ledger.close()
+        return ledger.recovered_intents
+
+    recovered = asyncio.run(reopen_and_write())
+    if mode == "write":
+        assert recovered == 0
     with LedgerReader(path) as reader:
         intents = {int(coid[2:]) for coid in reader.intent_ids()}
         samples: dict[int, int] = {}
@@ -81,16 +97,11 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(tmp_path: Path, seed: int,
             i = int(r["name"][2:])
             samples[i] = samples.get(i, 0) + 1
     assert set(acknowledged) <= intents
-    for i in acknowledged:  # everything queued before an acknowledged write is there too
-        assert samples.get(i) == 1 + (i * 37) % 400
+    if mode == "write":
+        for i in acknowledged:  # everything queued before an acknowledged write is there too
+            assert samples.get(i) == 1 + (i * 37) % 400
     for i, n in samples.items():  # an append call is never half there
         assert n == 1 + (i * 37) % 400
 
-    async def reopen_and_write() -> None:
-        ledger = await Ledger.open(path)
-        await ledger.write("alerts", [{"name": "restarted", "severity": "info", "message": "ok"}])
-        await ledger.close()
-
-    asyncio.run(reopen_and_write())
     with LedgerReader(path) as reader:
         assert [r["name"] for r in reader.rows("alerts")] == ["restarted"]

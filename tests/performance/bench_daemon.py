@@ -5,8 +5,8 @@ in its own process, as a real exchange would be) with 500 markets and prints
 tick-to-order latency — from the moment a refresh has the books (``book_ready_ns``) to the
 moment an order request is handed to the venue client, so the network is excluded — as p50
 and p99, next to the decision alone (view + strategies + gate + intents: the baseline the
-rest is measured against) and the durable write-ahead commit of the intents (the part that
-is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
+rest is measured against) and the write-ahead of the intents to their journal (with
+``fsync``, the part that is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes. The exchange is another machine in production; here its
 process is pinned to the last CPU (``--share-cpus`` lets it roam) so that its work
 answering 500 markets does not land on the daemon's core mid-tick. ``--intent-sync`` is
@@ -81,15 +81,14 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
 
     engine.trade = timed_trade  # type: ignore[method-assign]
     ledger = daemon.ledger
-    write = ledger.write
+    write_ahead = ledger.write_ahead
 
-    async def timed_write(table, rows):
+    async def timed_write_ahead(rows):
         start = time.perf_counter_ns()
-        await write(table, rows)
-        if table == "order_intents":
-            intent_write.append(time.perf_counter_ns() - start)
+        await write_ahead(rows)
+        intent_write.append(time.perf_counter_ns() - start)
 
-    ledger.write = timed_write  # type: ignore[method-assign]
+    ledger.write_ahead = timed_write_ahead  # type: ignore[method-assign]
     supervisor = Supervisor(daemon, RestartPolicy(), 10.0)
     daemon.supervisor = supervisor
     loop = asyncio.get_running_loop()
@@ -122,8 +121,7 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         if len(lat):
             print(f"  ratio tick-to-order / decision (p50): {np.percentile(lat, 50) / max(np.percentile(base, 50), 1):.1f}x")
     if len(durable):
-        print(f"  of which the write-ahead intent commit ({intent_sync}; "
-              f"ledger writes done on the loop, writer idle: {ledger.inline_commits:,}): "
+        print(f"  of which the write-ahead intent journal ({intent_sync}): "
               f"p50 {np.percentile(durable, 50):6.0f} µs   p99 {np.percentile(durable, 99):6.0f} µs")
     print(f"  daemon RSS: start {rss[0][1]:.0f} MB, end {rss_mb():.0f} MB, max {max(r for _, r in rss):.0f} MB"
           "   (goal ≤ 250 MB after 5 min)")

@@ -117,6 +117,24 @@ def test_the_signer_reuses_a_signature_only_for_the_same_message_within_its_wind
                                 headers["KALSHI-ACCESS-SIGNATURE"])
 
 
+def test_prepare_signs_ahead_only_when_the_held_signature_would_expire_within_the_horizon() -> None:
+    signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=1000)
+    orders = "/trade-api/v2/portfolio/orders"
+    signer.prepare(TS, "POST", orders, horizon_ms=250)  # none held: sign now
+    assert signer.signatures == 1
+    signer.prepare(TS + 750, "POST", orders, horizon_ms=250)  # still good at TS + 1000
+    assert signer.signatures == 1
+    signer.prepare(TS + 751, "POST", orders, horizon_ms=250)  # would be stale by TS + 1001
+    assert signer.signatures == 2
+    sent = signer.headers(TS + 900, "POST", orders)  # the order finds it made
+    assert sent["KALSHI-ACCESS-TIMESTAMP"] == str(TS + 751) and signer.signatures == 2
+    assert verify_signature(PUBLIC_PEM, sent["KALSHI-ACCESS-TIMESTAMP"], "POST", orders,
+                            sent["KALSHI-ACCESS-SIGNATURE"])
+    no_reuse = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=0)
+    no_reuse.prepare(TS, "POST", orders, horizon_ms=250)  # nothing to reuse: nothing to prepare
+    assert no_reuse.signatures == 0
+
+
 def test_a_signer_without_reuse_signs_every_request() -> None:
     signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=0)
     for _ in range(3):

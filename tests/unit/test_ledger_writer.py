@@ -90,10 +90,8 @@ async def test_an_int_beyond_64_bits_does_not_sink_the_batch(tmp_path: Path) -> 
         assert reader.table_counts()["alerts"] == 1
 
 
-@pytest.mark.parametrize("intent_sync", ["fsync", "os"])
-async def test_order_is_kept_across_write_and_append_and_batches(tmp_path: Path, intent_sync: str) -> None:
-    ledger = await Ledger.open(tmp_path / "l.sqlite", commit_delay_s=0.001, max_batch_rows=7,
-                               intent_sync=intent_sync)  # type: ignore[arg-type]
+async def test_order_is_kept_across_write_and_append_and_batches(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "l.sqlite", commit_delay_s=0.001, max_batch_rows=7)
     writes = []
     for i in range(60):
         if i % 5 == 0:
@@ -265,29 +263,32 @@ async def test_checkpoints_follow_background_batches_not_durable_writes(tmp_path
         assert len(reader.rows("order_intents")) == 410 and len(reader.rows("metric_samples")) == 100
 
 
-async def test_os_sync_commits_on_the_loop_when_idle_and_syncs_afterwards(tmp_path: Path) -> None:
-    """intent_sync="os": an idle writer lets the caller commit (no thread hops); the fsync
-    follows off the order path; queued rows still go first, through the writer."""
+async def test_a_hold_keeps_the_writer_from_committing_until_released_or_expired(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
-    ledger = await Ledger.open(path, commit_delay_s=0.01, intent_sync="os")
-    await ledger.write("order_intents", [intent("a")])
-    assert ledger.inline_commits == 1 and ledger._unsynced
-    await asyncio.sleep(0.1)
-    assert ledger.syncs == 1 and not ledger._unsynced  # idle for commit_delay_s: synced
-    ledger.append("metric_samples", [sample("queued-first")])
-    await ledger.write("order_intents", [intent("b")])  # something queued: the writer's turn
-    assert ledger.inline_commits == 1
-    await ledger.write("order_intents", [intent("c")])
-    assert ledger.inline_commits == 2
-    with pytest.raises(LedgerError, match="UNIQUE constraint failed"):
-        await ledger.write("order_intents", [intent("c")])  # an inline write fails like any other
-    await ledger.close()
+    ledger = await Ledger.open(path, commit_delay_s=0.005)
+
+    async def batches_reach(n: int) -> None:
+        for _ in range(400):
+            if ledger.batches >= n:
+                return
+            await asyncio.sleep(0.005)
+
+    ledger.hold(max_s=30)
+    ledger.append("metric_samples", [sample("held")])
+    await asyncio.sleep(0.05)
+    assert ledger.batches == 0  # due for 45 ms, but the order path is running
+    ledger.release()
+    await batches_reach(1)
+    assert ledger.batches == 1
+    ledger.hold(max_s=0.03)  # never released: the hold lapses
+    ledger.append("metric_samples", [sample("lapsed")])
+    await batches_reach(2)
+    assert ledger.batches == 2
+    ledger.hold(max_s=30)
+    ledger.append("metric_samples", [sample("at-close")])
+    await asyncio.wait_for(ledger.close(), 5)  # a stop is never held
     with LedgerReader(path) as reader:
-        assert reader.intent_ids() == {"a", "b", "c"}
-        assert [r["name"] for r in reader.rows("metric_samples")] == ["queued-first"]
-        order = [r[0] for r in reader.conn.execute(
-            "SELECT client_order_id FROM order_intents ORDER BY id")]
-    assert order == ["a", "b", "c"]
+        assert [r["name"] for r in reader.rows("metric_samples")] == ["held", "lapsed", "at-close"]
 
 
 async def test_an_unknown_intent_sync_is_refused(tmp_path: Path) -> None:
