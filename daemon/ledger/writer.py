@@ -1,7 +1,8 @@
 """The ledger's single writer: rows queue up, one transaction commits a whole batch.
 
-``await write(...)`` returns only after its rows are committed (fills, settlements). ``append(...)`` returns at once and its rows are committed within
-``commit_delay_s`` (metrics, decisions, snapshots). Both go through one queue, so rows keep
+``await write(...)`` returns only after its rows are committed (fills, settlements).
+``append(...)`` returns at once and its rows are committed within ``commit_delay_s``
+(metrics, decisions, snapshots). Both go through one queue, so rows keep
 their order, and a row queued before an acknowledged write is committed with or before it.
 
 The connection lives on one dedicated thread that takes items straight off a
@@ -216,8 +217,11 @@ class Ledger:
             raise LedgerError(f"order_intents: client_order_id written ahead already: {', '.join(again)}")
         journal.append(tuples)
         self._recent_ids.update(ids)
-        await journal.sync()
+        # Queued before the sync, so a segment's rows are always queued before its retirement
+        # (another caller's append may start the next segment meanwhile). If the sync fails the
+        # order is not sent, and reconciliation records the intent as never sent.
         self._put(_Item("order_intents", tuples, None))
+        await journal.sync()
 
     def _retire_later(self, segment: Path) -> None:
         """The journal started a new segment: delete the full one once its rows are committed."""

@@ -153,6 +153,24 @@ async def test_full_segments_are_deleted_once_committed(tmp_path: Path) -> None:
     assert len(stored(path)) == 40 and segments(ledger.journal_dir) == []
 
 
+async def test_a_segment_is_retired_only_after_every_row_in_it_is_queued(tmp_path: Path) -> None:
+    """Concurrent write_aheads (fsync: each awaits its flush) start new segments meanwhile."""
+    ledger = await Ledger.open(tmp_path / "l.sqlite", commit_delay_s=30.0, intent_sync="fsync")
+    assert ledger._journal is not None
+    ledger._journal.segment_bytes = 600
+    await asyncio.gather(*(ledger.write_ahead([intent(f"c{i}")]) for i in range(12)))
+    key = ledger._columns["order_intents"].index("client_order_id")
+    queued: list[str] = []
+    for item in list(ledger._pending):
+        if item.retire is not None:
+            in_segment = {r["client_order_id"] for r in read_segment(item.retire)}
+            assert in_segment and in_segment <= set(queued), item.retire.name
+        queued += [row[key] for row in item.rows]
+    assert sorted(queued) == sorted(f"c{i}" for i in range(12))
+    await ledger.close()
+    assert len(stored(tmp_path / "l.sqlite")) == 12
+
+
 values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20),
                    st.floats(allow_nan=False, allow_infinity=False))
 
