@@ -1,16 +1,17 @@
 """The write-ahead journal of order intents: one append to a file before a request leaves.
 
-Why a file of its own and not the ledger's SQLite commit: the commit costs ~0.3 ms on the
-loop even when nothing is flushed to disk, and it shares the connection with the writer's
-background batches, so in a few ticks in a hundred it waits for one of them and its disk
-flush (DESIGN: the order path must not wait on bookkeeping). An append to this file is one
-``write()`` into the page cache (tens of µs); with ``sync`` it is followed by an
-``fdatasync`` on a thread, which waits for the disk only, not for the ledger. The same rows
-are then queued to the ledger like any background rows; once a ledger commit (always
-``synchronous=FULL``) holds every row of a segment, the writer deletes the segment. At
-start-up the ledger first copies whatever segments are left (a crash, a ``kill -9``) into
-``order_intents`` and only then lets anyone read it, so reconciliation sees every intent
-whose order may have left.
+Why a file of its own and not a commit to SQLite before the send (DESIGN principle 2 as
+written): that commit cost ~0.3 ms on the loop even when nothing was flushed to disk, and it
+shares the connection with the writer's background batches, so in a few ticks in a hundred
+it waited for one of them and its disk flush. An append to this file is one ``write()``
+into the page cache (~10 µs alone); with ``sync`` it is followed by an ``fdatasync`` on a
+thread, which waits for the disk only, not for the ledger. The principle's guarantee holds:
+the intent is durable before the request leaves, and it is in SQLite before anything reads
+the ledger. The same rows are queued to the ledger like any background rows; once a ledger
+commit (always ``synchronous=FULL``) holds every row of a segment, the writer deletes the
+segment. At start-up the ledger first copies whatever segments are left (a crash, a
+``kill -9``) into ``order_intents`` and only then lets anyone read it, so reconciliation
+sees every intent whose order may have left.
 
 Format: a segment is lines of ``<crc32 of the JSON, 8 hex digits> <JSON>\\n``. The first
 line holds ``{"columns": [...]}``; each later line is one ``append`` (a JSON array of rows,
