@@ -87,7 +87,11 @@ def run_halt(args: argparse.Namespace) -> int:
         print(f"halted the running daemon: lock {answer['lock_id']}")
         return 0
     lock = operator_halt(args.reason, who, time.time_ns())
-    asyncio.run(_write(ledger, "locks", lock.to_row()))
+    try:
+        asyncio.run(_write(ledger, "locks", lock.to_row()))
+    except LedgerError as exc:
+        return fail(f"halt not recorded: {exc}. If a daemon is starting, retry in a few seconds "
+                    "(it answers on its control socket once up) or stop it (systemctl stop edgewarden)")
     print(f"no daemon is running; halt recorded in {ledger} as lock {lock.lock_id} "
           "(the daemon starts halted until `edgewarden resume`)")
     return 0
@@ -114,7 +118,10 @@ def run_resume(args: argparse.Namespace) -> int:
         if args.lock not in known:
             return fail(f"no lock {args.lock!r} in {ledger} (see `edgewarden locks`)", code=2)
     lift = operator_resume(args.lock, who, args.reason, time.time_ns())
-    asyncio.run(_write(ledger, "lock_lifts", lift.to_row()))
+    try:
+        asyncio.run(_write(ledger, "lock_lifts", lift.to_row()))
+    except LedgerError as exc:
+        return fail(f"resume not recorded: {exc}. If a daemon is starting, retry once it is up")
     what = f"lock {args.lock}" if args.lock else "every lock"
     print(f"no daemon is running; lifted {what} in {ledger} (by {who}: {args.reason})")
     return 0

@@ -24,6 +24,7 @@ good lines after it is not a torn write and is refused with its file and line.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import threading
 import zlib
@@ -42,6 +43,7 @@ log = get_logger("edgewarden.ledger")
 SEGMENT_BYTES = 4 << 20
 """A new segment after this many bytes (~15,000 intents), so the ledger can delete old ones."""
 SEGMENT_GLOB = "intents-*.jsonl"
+LOCK_FILE = "lock"
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -97,6 +99,20 @@ def read_segment(path: Path) -> list[dict[str, Any]]:
                 raise LedgerError(f"{where}, row {index}: unexpected value {bad[0]!r}")
             rows.append(dict(zip(columns, values, strict=True)))
     return rows
+
+
+def lock_directory(directory: Path) -> int:
+    """Hold the journal for this process (released when the returned descriptor is closed,
+    or the process dies): another opener would copy in and delete a live segment."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LedgerError(f"{directory} is in use by another edgewarden process "
+                          "(a daemon running or starting on this data directory?)") from None
+    return fd
 
 
 def segments(directory: Path) -> list[Path]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
 import sqlite3
 import threading
 import time
@@ -43,7 +44,7 @@ from typing import Any, Literal
 
 from daemon.logs import get_logger
 
-from .intent_journal import IntentJournal, read_segment, segment_number, segments
+from .intent_journal import IntentJournal, lock_directory, read_segment, segment_number, segments
 from .migrate import LedgerError, connect, migrate, table_columns
 from .schema import TABLES
 
@@ -86,6 +87,8 @@ class Ledger:
         self.intent_sync = intent_sync
         self.journal_dir = path.with_name(f"{path.stem}-intents")
         self._journal: IntentJournal | None = None
+        self._journal_lock = -1
+        """Descriptor holding the journal directory's lock (one writing process per ledger)."""
         self._journal_trusted = True
         """False once an intent row failed to commit: its journal segment must then be kept."""
         self._intent_required: list[int] = []
@@ -143,6 +146,7 @@ class Ledger:
             self._getters[table] = operator.itemgetter(*columns)
             marks = ", ".join("?" * len(columns))
             self._sql[table] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        self._journal_lock = lock_directory(self.journal_dir)
         required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
         self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
         last = self._recover_journal()
@@ -407,6 +411,9 @@ class Ledger:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._journal_lock >= 0:
+            os.close(self._journal_lock)
+            self._journal_lock = -1
 
     def _commit(self, batch: Sequence[_Item]) -> list[LedgerError | None]:
         errors = self._commit_batch(batch)

@@ -122,6 +122,19 @@ def test_halt_locks_resume_without_a_daemon_go_to_the_ledger(tmp_path: Path) -> 
     assert "trading state: ACTIVE" in edgewarden("locks", "--data-dir", str(tmp_path), *sock).stdout
 
 
+async def test_halt_is_refused_with_a_reason_while_another_process_writes_the_ledger(tmp_path: Path) -> None:
+    """A daemon that is starting holds the ledger but does not answer on its socket yet."""
+    writer = await Ledger.open(tmp_path / "edgewarden.sqlite")
+    try:
+        halted = await asyncio.to_thread(edgewarden, "halt", "--reason", "news", "--data-dir", str(tmp_path),
+                                         "--socket", str(tmp_path / "none.sock"))
+    finally:
+        await writer.close()
+    assert halted.returncode == 1
+    assert "halt not recorded" in halted.stderr and "in use by another edgewarden process" in halted.stderr
+    assert "Traceback" not in halted.stderr
+
+
 async def test_halt_goes_through_a_running_daemon(tmp_path: Path) -> None:
     from daemon.control import ControlServer
 

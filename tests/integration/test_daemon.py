@@ -82,7 +82,7 @@ def test_sigterm_exits_zero_and_leaves_no_resting_orders(tmp_path: Path) -> None
             answered = {r[0] for r in conn.execute("SELECT client_order_id FROM orders")}
         assert intents <= answered  # the ledger is consistent: no intent without its answer
         # Every intent is committed: the write-ahead journal has nothing left to recover.
-        assert list((daemon.data_dir / "edgewarden-intents").glob("*")) == []
+        assert list((daemon.data_dir / "edgewarden-intents").glob("*.jsonl")) == []
 
 
 def test_sighup_reloads_a_good_config_and_rejects_a_bad_one(tmp_path: Path) -> None:

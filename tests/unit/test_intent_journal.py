@@ -171,6 +171,20 @@ async def test_a_segment_is_retired_only_after_every_row_in_it_is_queued(tmp_pat
     assert len(stored(tmp_path / "l.sqlite")) == 12
 
 
+async def test_a_second_writer_on_the_same_ledger_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    """It would copy in and delete the first one's live journal segment."""
+    path = tmp_path / "l.sqlite"
+    first = await Ledger.open(path)
+    await first.write_ahead([intent("live")])
+    with pytest.raises(LedgerError, match="in use by another edgewarden process"):
+        await Ledger.open(path)
+    assert len(segments(first.journal_dir)) == 1
+    await first.close()
+    second = await Ledger.open(path)
+    await second.close()
+    assert set(stored(path)) == {"live"}
+
+
 values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20),
                    st.floats(allow_nan=False, allow_infinity=False))
 
