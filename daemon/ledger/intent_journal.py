@@ -140,6 +140,7 @@ class IntentJournal:
         self.path: Path | None = None
         self._fd = -1
         self._size = 0
+        self._header_bytes = 0
         self._sequence = 0
         self._new_file = False
         """The segment's directory entry is not synced yet (the next ``sync`` does it)."""
@@ -159,7 +160,7 @@ class IntentJournal:
         if self._fd < 0:
             raise LedgerError("intent journal is closed")
         line = encode_line(rows)
-        if self._size + len(line) > self.segment_bytes:
+        if self._size + len(line) > self.segment_bytes and self._size > self._header_bytes:
             full = self.path
             self._start_segment()
             assert full is not None
@@ -191,9 +192,10 @@ class IntentJournal:
             self._sequence += 1
             self.path = self.directory / f"intents-{self._sequence:08d}.jsonl"
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        self._size = 0
-        self._new_file = True
+            self._size = 0
+            self._new_file = True
         self._write(encode_line({"columns": list(self.columns)}))
+        self._header_bytes = self._size
 
     def _write(self, line: bytes) -> None:
         """All of ``line`` or, as far as the file is concerned, none of it."""
