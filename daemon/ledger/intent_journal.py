@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -125,6 +126,43 @@ def segments(directory: Path) -> list[Path]:
 def segment_number(path: Path) -> int | None:
     digits = path.name.removeprefix("intents-").removesuffix(".jsonl")
     return int(digits) if digits.isdigit() and digits.isascii() else None
+
+
+def recover_segments(conn: sqlite3.Connection, directory: Path, insert_sql: str,
+                     to_tuples: Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]) -> tuple[int, int, int]:
+    """Copy the intents of every segment in ``directory`` into the ledger in one transaction
+    (those already there are skipped), then delete the segments.
+
+    Returns (intents added, intents read, the last segment's number). Anything that cannot
+    be trusted or stored refuses the start (LedgerError) and the files stay for the operator.
+    """
+    found = segments(directory)
+    if not found:
+        return 0, 0, 0
+    sql = insert_sql + " ON CONFLICT(client_order_id) DO NOTHING"
+    added = total = 0
+    conn.execute("BEGIN")
+    try:
+        for path in found:
+            try:
+                rows = read_segment(path)
+                for index, values in enumerate(to_tuples(rows)):
+                    try:
+                        added += conn.execute(sql, values).rowcount
+                    except (sqlite3.Error, OverflowError) as exc:
+                        raise LedgerError(f"{path.name}, intent {index}: {exc}") from None
+            except LedgerError as exc:
+                raise LedgerError(
+                    f"intent journal {directory}: {exc}. Check the intents in that file against "
+                    "the venue's orders, then move the file aside to start.") from None
+            total += len(rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    for path in found:
+        path.unlink()
+    return added, total, max(segment_number(p) or 0 for p in found)
 
 
 class IntentJournal:

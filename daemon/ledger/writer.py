@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from daemon.logs import get_logger
 
-from .intent_journal import IntentJournal, lock_directory, read_segment, segment_number, segments
+from .intent_journal import IntentJournal, lock_directory, recover_segments
 from .migrate import LedgerError, connect, migrate, table_columns
 from .schema import TABLES
 
@@ -156,39 +156,16 @@ class Ledger:
         self._journal = journal
 
     def _recover_journal(self) -> int:
-        """Copy intents left in the journal (the process died before the ledger committed
-        them) into ``order_intents``, then delete the segments; returns the last segment's number."""
-        found = segments(self.journal_dir)
-        if not found:
-            return 0
-        conn = self._conn
-        assert conn is not None
-        sql = self._sql["order_intents"] + " ON CONFLICT(client_order_id) DO NOTHING"
-        added = total = 0
-        conn.execute("BEGIN")
-        try:
-            for path in found:
-                try:
-                    rows = read_segment(path)
-                    for index, values in enumerate(self._tuples("order_intents", rows)):
-                        try:
-                            added += conn.execute(sql, values).rowcount
-                        except _ROW_ERRORS as exc:
-                            raise LedgerError(f"{path.name}, intent {index}: {exc}") from None
-                except LedgerError as exc:
-                    raise LedgerError(
-                        f"intent journal {path.parent}: {exc}. Check the intents in that file against "
-                        "the venue's orders, then move the file aside to start.") from None
-                total += len(rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        for path in found:
-            path.unlink()
-        self.recovered_intents = added
-        log.warning("intent_journal_recovered", segments=len(found), intents=total, not_in_ledger=added)
-        return max(segment_number(p) or 0 for p in found)
+        """Intents a crash left in the journal go into ``order_intents`` before anyone reads
+        the ledger; returns the last segment's number (the next one follows it)."""
+        assert self._conn is not None
+        added, total, last = recover_segments(
+            self._conn, self.journal_dir, self._sql["order_intents"],
+            lambda rows: self._tuples("order_intents", rows))
+        if total:
+            self.recovered_intents = added
+            log.warning("intent_journal_recovered", intents=total, not_in_ledger=added)
+        return last
 
     # ------------------------------------------------------------------ public API
     async def write(self, table: str, rows: Iterable[Row]) -> None:
