@@ -44,6 +44,7 @@ from .base import (
     VenuePosition,
 )
 from .kalshi_auth import KeyFormatError, RequestSigner, load_private_key
+from .order_wire import OrderWire, WireError
 from .rate_limit import TokenBucket
 
 __all__ = ["KALSHI_DEMO_URL", "KALSHI_PRODUCTION_URL", "KalshiClient", "order_body"]
@@ -52,6 +53,8 @@ T = TypeVar("T")
 log = get_logger("edgewarden.kalshi")
 WRITE_METHODS = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 ORDERS = "/portfolio/orders"
+MAX_WARM_CONNECTIONS = 20
+"""Order connections kept open ahead: as many as orders may be in flight (writes/s), at most this."""
 ORDER_SIGNATURE_HORIZON_MS = 250
 """How far ahead of a refresh its orders may go out (refresh, decision, intents: tens of ms)."""
 
@@ -124,6 +127,9 @@ class KalshiClient(Venue):
         self._retries = 0
         self._retry_seconds = 0.0
         self._session: aiohttp.ClientSession | None = None
+        self._orders_wire = OrderWire(self._base, timeout_s)
+        """Order placement's own kept-alive connections (order_wire.py: why not aiohttp)."""
+        self._warm_connections = max(1, min(int(writes_per_second), MAX_WARM_CONNECTIONS))
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -137,6 +143,7 @@ class KalshiClient(Venue):
     async def close(self) -> None:
         """Close the connection pool; later calls fail (Unavailable) instead of opening one."""
         self._closed = True
+        await self._orders_wire.close()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -181,6 +188,23 @@ class KalshiClient(Venue):
             raise Unavailable(f"{endpoint}: no answer within {self.timeout_s}s") from None
         except aiohttp.ClientError as exc:
             raise Unavailable(f"{endpoint}: {type(exc).__name__}: {exc}") from None
+        return self._decoded(endpoint, status, raw, retry_after)
+
+    async def _post_order(self, body: dict[str, Any]) -> Any:
+        """``_request("POST", ORDERS)`` on the order wire: same limits, signature and answers."""
+        endpoint = f"POST {ORDERS}"
+        if self._closed:
+            raise Unavailable("the Kalshi client is closed")
+        await self._writes.acquire()
+        path = self._prefix + ORDERS
+        headers = self._signer.headers(int(self._clock() * 1000), "POST", path)
+        try:
+            answer = await self._orders_wire.post(path, list(headers.items()), msgspec.json.encode(body))
+        except WireError as exc:
+            raise Unavailable(f"{endpoint}: {exc}") from None
+        return self._decoded(endpoint, answer.status, answer.body, answer.headers.get("retry-after"))
+
+    def _decoded(self, endpoint: str, status: int, raw: bytes, retry_after: str | None) -> Any:
         if 200 <= status < 300:
             return kp.decode_json(raw, endpoint)
         raise self._error(endpoint, status, raw, retry_after)
@@ -275,8 +299,12 @@ class KalshiClient(Venue):
 
     def prepare_orders(self) -> None:
         """Sign the order endpoint ahead when the tick's orders could not reuse the signature
-        held (an RSA signature, ~0.3 ms, would otherwise hold up the first order)."""
+        held (an RSA signature, ~0.3 ms, would otherwise hold up the first order), and have
+        connections open for them (opening one is a round trip, or a TLS handshake)."""
+        if self._closed:
+            return
         self._signer.prepare(int(self._clock() * 1000), "POST", self._prefix + ORDERS, ORDER_SIGNATURE_HORIZON_MS)
+        self._orders_wire.keep_warm(self._warm_connections)
 
     async def place_order(self, intent: OrderIntent) -> Order:
         coid = intent.client_order_id
@@ -285,7 +313,7 @@ class KalshiClient(Venue):
         attempt = 0
         while True:
             try:
-                answer = await self._request("POST", ORDERS, body=body)
+                answer = await self._post_order(body)
                 order = kp.parse_order_response(answer, f"POST {ORDERS}")
                 olog.info("order_placed", order_id=order.order_id, status=str(order.status),
                           attempt=attempt)

@@ -4,7 +4,8 @@ Runs the real daemon in-process against the built-in exchange (`edgewarden sim-e
 in its own process, as a real exchange would be) with 500 markets and prints
 tick-to-order latency — from the moment a refresh has the books (``book_ready_ns``) to the
 moment an order request is handed to the venue client, so the network is excluded — as p50
-and p99, next to the decision alone (view + strategies + gate + intents: the baseline the
+and p99 (and to the moment its bytes are written to the socket, which for orders beyond the
+write rate limit includes the limit's wait), next to the decision alone (view + strategies + gate + intents: the baseline the
 rest is measured against) and the write-ahead of the intents to their journal (with
 ``fsync``, the part that is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes. The exchange is another machine in production; here its
@@ -33,6 +34,7 @@ from config import load_settings
 from daemon.app import Daemon
 from daemon.logs import configure_logging
 from daemon.supervisor import RestartPolicy, Supervisor
+from daemon.venues.order_wire import _Connection
 from tests.integration.daemon_harness import free_port
 
 
@@ -71,6 +73,15 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         return await place(intent)
 
     engine.venue.place_order = timed_place  # type: ignore[method-assign]
+    written: list[int] = []
+    request = _Connection.request
+
+    def timed_request(connection, data):  # the order's bytes are in the socket when this returns
+        future = request(connection, data)
+        written.append(time.time_ns() - engine.state.book_ready_ns)
+        return future
+
+    _Connection.request = timed_request  # type: ignore[method-assign]
     trade = engine.trade
 
     def timed_trade(now):
@@ -104,7 +115,9 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
     sampler = loop.create_task(sample_rss())
     code = await supervisor.run(install_signals=False)
     sampler.cancel()
+    _Connection.request = request  # type: ignore[method-assign]
     lat = np.array(to_order) / 1_000
+    wire = np.array(written) / 1_000
     first = np.array(list(first_of_tick.values())) / 1_000
     base = np.array(decide) / 1_000
     durable = np.array(intent_write) / 1_000
@@ -115,6 +128,10 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
               f"p99 {np.percentile(lat, 99):8.0f} µs   (goal p99 ≤ 1,000 µs)")
         print(f"  book available → request sent, first order of each refresh: "
               f"p50 {np.percentile(first, 50):8.0f} µs   p99 {np.percentile(first, 99):8.0f} µs")
+    if len(wire):
+        print(f"  book available → its bytes written to the socket, every order: "
+              f"p50 {np.percentile(wire, 50):6.0f} µs   p99 {np.percentile(wire, 99):6.0f} µs   "
+              f"(after the write rate limit; {engine.venue._orders_wire.connects} connections opened)")
     if len(base):
         print(f"  baseline, the decision alone (view + strategies + gate + intents): "
               f"p50 {np.percentile(base, 50):6.0f} µs   p99 {np.percentile(base, 99):6.0f} µs")
