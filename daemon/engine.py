@@ -244,7 +244,12 @@ class Engine:
         p = parts[0][1] if len(parts) == 1 else Proposals.concat([part for _, part in parts])
         names = [name for name, part in parts for _ in range(len(part))]
         # At most the free in-flight room is approved, best edge first; the rest are THROTTLED.
+        # An order beyond the venue's write tokens would wait for one and reach the exchange at
+        # a price decided before the wait: it is decided afresh next tick instead.
         room = max(0, self.max_in_flight - len(self._in_flight))
+        sendable = self.venue.orders_sendable_now()
+        if sendable is not None:
+            room = min(room, sendable)
         verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now, max_orders=room)
         orders = []
         tickers = self.board.tickers

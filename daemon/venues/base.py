@@ -192,6 +192,10 @@ class Venue(ABC):
     @abstractmethod
     async def settlements(self) -> list[Settlement]: ...
 
+    def orders_sendable_now(self) -> int | None:
+        """Order requests that could leave now without waiting on a rate limit; None: no limit."""
+        return None
+
     def prepare_orders(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Do now, before the books arrive, what every order request of the coming tick
         needs (Kalshi: its signature); default: nothing to prepare."""

@@ -297,6 +297,10 @@ class KalshiClient(Venue):
 
     # ------------------------------------------------------------------ orders
 
+    def orders_sendable_now(self) -> int | None:
+        """Whole tokens in the write bucket: orders beyond them would wait for the limit."""
+        return max(0, int(self._writes.available))
+
     def prepare_orders(self) -> None:
         """Sign the order endpoint ahead when the tick's orders could not reuse the signature
         held (an RSA signature, ~0.3 ms, would otherwise hold up the first order), and have

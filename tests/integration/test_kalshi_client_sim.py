@@ -324,6 +324,19 @@ async def test_rate_limited_orders_are_resent_once_each(client: KalshiClient, si
         assert [o.order_id for o in user_orders(sim, intent.client_order_id)] == [order.order_id]
 
 
+async def test_orders_sendable_now_counts_the_write_tokens_left(sim: SimExchange, clock: Clock,
+                                                                 sleeps: Recorder) -> None:
+    """What the engine approves per tick: orders past it would wait for the limit."""
+    game = sim.world.open_games()[2]
+    async with make_client(sim, clock, sleeps, writes_per_second=3) as client:
+        assert client.orders_sendable_now() == 3
+        for i in range(3):
+            await client.place_order(buy(game.ticker, Side.YES, 100, 100, ts=i))
+        assert client.orders_sendable_now() == 0 and not sleeps.waits
+        clock.ns += 400_000_000  # 0.4 s: 1.2 tokens back
+        assert client.orders_sendable_now() == 1
+
+
 async def test_concurrent_orders_all_land_once(client: KalshiClient, sim: SimExchange) -> None:
     game = sim.world.open_games()[4]
     intents = [buy(game.ticker, Side.YES, 100 * (1 + i % 5), 100, TimeInForce.GTC, ts=i) for i in range(20)]
