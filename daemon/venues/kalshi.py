@@ -6,6 +6,7 @@ Reads are retried with exponential backoff and jitter on 5xx, timeouts and 429 (
 honours ``Retry-After``). Writes are never retried blind: an order POST whose answer is
 lost is resolved by looking its ``client_order_id`` up first, and only re-sent, with the
 same id, when the venue has no such order; a cancel is resolved by reading the order back.
+Order POSTs travel on connections of their own (``order_wire``), every other call on aiohttp.
 """
 
 from __future__ import annotations
