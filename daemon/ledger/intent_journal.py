@@ -184,7 +184,6 @@ class IntentJournal:
         """The segment's directory entry is not synced yet (the next ``sync`` does it)."""
         self._fd_lock = threading.Lock()
         """A sync on its thread and a rotation on the loop never see different files."""
-        self.appends = 0
 
     def open(self, after: int = 0) -> None:
         """Start the first segment, numbered after ``after`` (blocking: call off the loop)."""
@@ -204,7 +203,6 @@ class IntentJournal:
             assert full is not None
             self.on_rotate(full)
         self._write(line)
-        self.appends += 1
 
     async def sync(self) -> None:
         """With ``sync``: wait (on a thread) until the appended lines are on disk."""

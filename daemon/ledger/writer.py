@@ -36,7 +36,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +93,8 @@ class Ledger:
         """False once an intent row failed to commit: its journal segment must then be kept."""
         self._intent_required: list[int] = []
         """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
+        self._intent_key = 0
+        """Position of ``client_order_id`` in an ``order_intents`` row."""
         self._recent_ids: set[str] = set()
         self._older_ids: set[str] = set()
         """client_order_ids written ahead into the current and the previous segment."""
@@ -149,6 +151,7 @@ class Ledger:
         self._journal_lock = lock_directory(self.journal_dir)
         required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
         self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
+        self._intent_key = self._columns["order_intents"].index("client_order_id")
         last = self._recover_journal()
         journal = IntentJournal(self.journal_dir, self._columns["order_intents"],
                                 sync=self.intent_sync == "fsync", on_rotate=self._retire_later)
@@ -190,12 +193,11 @@ class Ledger:
             missing = [columns[i] for i in self._intent_required if values[i] is None]
             if missing:
                 raise LedgerError(f"order_intents row {index}: no value for {', '.join(missing)}")
-        key = columns.index("client_order_id")
-        ids = [values[key] for values in tuples]
+        ids = [values[self._intent_key] for values in tuples]
         if len(set(ids)) != len(ids) or not self._recent_ids.isdisjoint(ids) or not self._older_ids.isdisjoint(ids):
-            seen: set[str] = set()
-            again = sorted({i for i in ids if i in seen or i in self._recent_ids or i in self._older_ids or seen.add(i)})
-            raise LedgerError(f"order_intents: client_order_id written ahead already: {', '.join(again)}")
+            again = {i for i, n in Counter(ids).items() if n > 1}
+            again.update(i for i in ids if i in self._recent_ids or i in self._older_ids)
+            raise LedgerError(f"order_intents: client_order_id written ahead already: {', '.join(sorted(again))}")
         journal.append(tuples)
         self._recent_ids.update(ids)
         # Queued before the sync, so a segment's rows are always queued before its retirement

@@ -161,8 +161,6 @@ class KalshiClient(Venue):
     # ------------------------------------------------------------------ transport
 
     def _session_now(self) -> aiohttp.ClientSession:
-        if self._closed:  # a task still running at shutdown must not leak a new pool
-            raise Unavailable("the Kalshi client is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return self._session
@@ -171,11 +169,10 @@ class KalshiClient(Venue):
                        body: dict[str, Any] | None = None) -> Any:
         """One signed HTTP exchange -> decoded JSON, or the VenueError its answer means."""
         endpoint = f"{method} {path}"
-        await (self._writes if method in WRITE_METHODS else self._reads).acquire()
+        headers = await self._signed(method, path)
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None},
                           safe=",", quote_via=quote)
         url = URL(self._base + path + (f"?{query}" if query else ""), encoded=True)
-        headers = self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
         data = None
         if body is not None:
             data = msgspec.json.encode(body)
@@ -194,16 +191,20 @@ class KalshiClient(Venue):
     async def _post_order(self, body: dict[str, Any]) -> Any:
         """``_request("POST", ORDERS)`` on the order wire: same limits, signature and answers."""
         endpoint = f"POST {ORDERS}"
-        if self._closed:
-            raise Unavailable("the Kalshi client is closed")
-        await self._writes.acquire()
-        path = self._prefix + ORDERS
-        headers = self._signer.headers(int(self._clock() * 1000), "POST", path)
+        headers = await self._signed("POST", ORDERS)
         try:
-            answer = await self._orders_wire.post(path, list(headers.items()), msgspec.json.encode(body))
+            answer = await self._orders_wire.post(self._prefix + ORDERS, list(headers.items()),
+                                                  msgspec.json.encode(body))
         except WireError as exc:
             raise Unavailable(f"{endpoint}: {exc}") from None
         return self._decoded(endpoint, answer.status, answer.body, answer.headers.get("retry-after"))
+
+    async def _signed(self, method: str, path: str) -> dict[str, str]:
+        """A token from the request's rate bucket, then the auth headers (a fresh dict)."""
+        if self._closed:  # a task still running at shutdown must not leak a new pool
+            raise Unavailable("the Kalshi client is closed")
+        await (self._writes if method in WRITE_METHODS else self._reads).acquire()
+        return self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
 
     def _decoded(self, endpoint: str, status: int, raw: bytes, retry_after: str | None) -> Any:
         if 200 <= status < 300:

@@ -128,11 +128,11 @@ class OrderWire:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"order wire base_url {base_url!r}: expected http(s)://host[:port]/...")
+        default_port = 443 if parts.scheme == "https" else 80
         self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.port = parts.port or default_port
         self._ssl = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
-        default_port = self.port == (443 if parts.scheme == "https" else 80)
-        host_header = parts.hostname if default_port else f"{parts.hostname}:{self.port}"
+        host_header = parts.hostname if self.port == default_port else f"{parts.hostname}:{self.port}"
         self._fixed = (f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\n"
                        "Accept: application/json\r\nConnection: keep-alive\r\n").encode("latin-1")
         self.timeout_s = timeout_s
