@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from daemon.logs import get_logger
 from daemon.market_board import MarketBoard
 from daemon.risk_watch import RiskWatch
 from daemon.venues.base import Venue, VenueError
-from market.orders import Action, Fill, OrderIntent, Position, Side, TimeInForce
+from market.orders import Action, Fill, Order, OrderIntent, Position, Side, TimeInForce
 from market.units import COUNT_SCALE
 from monitoring.metrics import Metrics
 from risk.gate import RiskGate, Verdicts
@@ -296,13 +296,21 @@ class Engine:
             self.ledger.append(table, rows)
 
     def _start_sends(self, to_send: list[Sent], now: int) -> None:
-        # Requests go out as tasks: the tick does not wait for answers (a rate-limited burst
-        # of orders would hold back the next look at the books). Their exposure stays
-        # reserved in the gate until the answer, and until their fills are in the positions.
+        # Each request is written here, one after another, where the venue can (send_order);
+        # its answer is awaited in a task: the tick does not wait for answers (a rate-limited
+        # burst would hold back the next look at the books). Their exposure stays reserved in
+        # the gate until the answer, and until their fills are in the positions.
+        loop = asyncio.get_running_loop()
+        sent_at = []
         for sent in to_send:
-            task = asyncio.get_running_loop().create_task(self._send(sent, now))
+            placing = self.venue.send_order(sent.intent)
+            sent_at.append(self.clock())
+            task = loop.create_task(self._send(sent, placing))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+        book_ns = self.state.book_ready_ns or now
+        for ns in sent_at:
+            self.metrics.tick_to_order.observe((ns - book_ns) / 1e9)
 
     async def drain(self, timeout_s: float) -> int:
         """Wait for order requests still in flight (shutdown); returns how many were left."""
@@ -311,11 +319,10 @@ class Engine:
             await asyncio.wait(pending, timeout=timeout_s)
         return sum(not t.done() for t in pending)
 
-    async def _send(self, sent: Sent, decided_ns: int) -> None:
+    async def _send(self, sent: Sent, placing: Awaitable[Order]) -> None:
         intent = sent.intent
-        self.metrics.tick_to_order.observe((self.clock() - (self.state.book_ready_ns or decided_ns)) / 1e9)
         try:
-            order = await self.venue.place_order(intent)
+            order = await placing
         except VenueError as exc:
             self._venue_error("place_order", exc, self.clock(), client_order_id=intent.client_order_id)
             self.ledger.append("orders", [{"client_order_id": intent.client_order_id, "ticker": intent.ticker,

@@ -24,8 +24,6 @@ CENT = MONEY_SCALE // 100
 MAX_DIGITS = 24
 """Integer digits accepted: far beyond any real balance, and it keeps the arithmetic exact."""
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,24}(\.[0-9]{1,30})?", re.ASCII)
-_MONEY_EXP = Decimal(1) / MONEY_SCALE
-_COUNT_EXP = Decimal(1) / COUNT_SCALE
 
 
 class UnitError(ValueError):
@@ -90,20 +88,19 @@ def parse_count(value: str | int | Decimal) -> int:
 def format_dollars(units: int) -> str:
     """1234 -> ``"0.1234"``: always four decimals, the API's own style."""
     _require_int("dollars", units)
-    return _format(units, MONEY_SCALE, _MONEY_EXP)
+    return _format(units, MONEY_SCALE, 4)
 
 
 def format_count(units: int) -> str:
     """1000 -> ``"10.00"``: always two decimals, as the API's ``*_fp`` fields."""
     _require_int("count", units)
-    return _format(units, COUNT_SCALE, _COUNT_EXP)
+    return _format(units, COUNT_SCALE, 2)
 
 
-def _format(units: int, scale: int, exp: Decimal) -> str:
-    """Exact for any integer (the default 28-digit context would fail above ~10²⁴ units)."""
-    with localcontext() as ctx:
-        ctx.prec = max(28, len(str(abs(units))) + 8)
-        return str((Decimal(units) / scale).quantize(exp))
+def _format(units: int, scale: int, decimals: int) -> str:
+    """Integer arithmetic: exact for any integer, and cheap (an order's body needs two)."""
+    whole, fraction = divmod(abs(units), scale)
+    return f"{'-' if units < 0 else ''}{whole}.{fraction:0{decimals}d}"
 
 
 def cents_to_money(cents: int) -> int:

@@ -8,6 +8,7 @@ the Kalshi client, the built-in exchange and the paper venue are interchangeable
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Coroutine
 from dataclasses import dataclass
 
 from market.book import OrderBook
@@ -191,6 +192,12 @@ class Venue(ABC):
 
     @abstractmethod
     async def settlements(self) -> list[Settlement]: ...
+
+    def send_order(self, intent: OrderIntent) -> Coroutine[object, object, Order]:
+        """``place_order``, with its request written before this returns where the venue can
+        (Kalshi: a write token and a warm connection at hand); await the result.
+        Default: nothing is sent until it is awaited."""
+        return self.place_order(intent)
 
     def orders_sendable_now(self) -> int | None:
         """Order requests that could leave now without waiting on a rate limit; None: no limit."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -45,7 +45,7 @@ from .base import (
     VenuePosition,
 )
 from .kalshi_auth import KeyFormatError, RequestSigner, load_private_key
-from .order_wire import OrderWire, WireError
+from .order_wire import Answer, OrderWire, WireError
 from .rate_limit import TokenBucket
 
 __all__ = ["KALSHI_DEMO_URL", "KALSHI_PRODUCTION_URL", "KalshiClient", "order_body"]
@@ -56,8 +56,10 @@ WRITE_METHODS = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 ORDERS = "/portfolio/orders"
 MAX_WARM_CONNECTIONS = 20
 """Order connections kept open ahead: as many as orders may be in flight (writes/s), at most this."""
-ORDER_SIGNATURE_HORIZON_MS = 250
-"""How far ahead of a refresh its orders may go out (refresh, decision, intents: tens of ms)."""
+ORDER_SIGNATURE_HORIZON_MS = 500
+"""How long after ``prepare_orders`` a tick's orders may go out and still find the signature
+ready: the refresh of the books (tens of ms, a few hundred when the venue is slow), the
+decision and the intents. An order later than this signs afresh (~0.3 ms)."""
 
 
 def order_body(intent: OrderIntent) -> dict[str, Any]:
@@ -188,16 +190,28 @@ class KalshiClient(Venue):
             raise Unavailable(f"{endpoint}: {type(exc).__name__}: {exc}") from None
         return self._decoded(endpoint, status, raw, retry_after)
 
-    async def _post_order(self, body: dict[str, Any]) -> Any:
-        """``_request("POST", ORDERS)`` on the order wire: same limits, signature and answers."""
+    async def _post_order(self, body: dict[str, Any], sent: Awaitable[Answer] | None = None) -> Any:
+        """``_request("POST", ORDERS)`` on the order wire: same limits, signature and answers.
+        ``sent``: the answer to a request ``_post_order_now`` already wrote."""
         endpoint = f"POST {ORDERS}"
-        headers = await self._signed("POST", ORDERS)
         try:
-            answer = await self._orders_wire.post(self._prefix + ORDERS, list(headers.items()),
-                                                  msgspec.json.encode(body))
+            if sent is None:
+                headers = await self._signed("POST", ORDERS)
+                sent = self._orders_wire.post(self._prefix + ORDERS, list(headers.items()),
+                                              msgspec.json.encode(body))
+            answer = await sent
         except WireError as exc:
             raise Unavailable(f"{endpoint}: {exc}") from None
         return self._decoded(endpoint, answer.status, answer.body, answer.headers.get("retry-after"))
+
+    def _post_order_now(self, body: dict[str, Any]) -> Awaitable[Answer] | None:
+        """Write the order's POST now when nothing would make it wait (a write token and a
+        warm connection at hand); its answer to await, or None: nothing was written."""
+        if self._closed or not self._orders_wire.warm or not self._writes.take_now():
+            return None
+        headers = self._signer.headers(int(self._clock() * 1000), "POST", self._prefix + ORDERS)
+        return self._orders_wire.post_now(self._prefix + ORDERS, list(headers.items()),
+                                          msgspec.json.encode(body))
 
     async def _signed(self, method: str, path: str) -> dict[str, str]:
         """A token from the request's rate bucket, then the auth headers (a fresh dict)."""
@@ -312,14 +326,24 @@ class KalshiClient(Venue):
         self._signer.prepare(int(self._clock() * 1000), "POST", self._prefix + ORDERS, ORDER_SIGNATURE_HORIZON_MS)
         self._orders_wire.keep_warm(self._warm_connections)
 
+    def send_order(self, intent: OrderIntent) -> Coroutine[object, object, Order]:
+        """The order's request is written before this returns when a write token and a warm
+        connection are at hand (they are for what ``orders_sendable_now`` allowed, after
+        ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must."""
+        body = order_body(intent)
+        return self._place_order(intent, body, self._post_order_now(body))
+
     async def place_order(self, intent: OrderIntent) -> Order:
+        return await self.send_order(intent)
+
+    async def _place_order(self, intent: OrderIntent, body: dict[str, Any], sent: Awaitable[Answer] | None) -> Order:
         coid = intent.client_order_id
         olog = log.bind(client_order_id=coid, ticker=intent.ticker)
-        body = order_body(intent)
         attempt = 0
         while True:
             try:
-                answer = await self._post_order(body)
+                written, sent = sent, None  # a retry writes afresh
+                answer = await self._post_order(body, written)
                 order = kp.parse_order_response(answer, f"POST {ORDERS}")
                 olog.info("order_placed", order_id=order.order_id, status=str(order.status),
                           attempt=attempt)

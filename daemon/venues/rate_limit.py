@@ -53,6 +53,15 @@ class TokenBucket:
         self.wait_seconds += delay
         return delay
 
+    def take_now(self) -> bool:
+        """Take a token only if one is here now (no reservation): the caller goes on at once
+        or takes the waiting path (``acquire``)."""
+        self._refill()
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1.0
+        return True
+
     async def acquire(self) -> float:
         """Wait for a token; returns the wait (seconds)."""
         delay = self.reserve()

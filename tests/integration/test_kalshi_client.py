@@ -521,6 +521,44 @@ async def test_order_not_recorded_is_resent_with_same_id(client: KalshiClient, s
     assert order.client_order_id == it.client_order_id and len(sleeps.waits) == 2
 
 
+async def _warm(client: KalshiClient) -> None:
+    client.prepare_orders()
+    for _ in range(200):
+        if client._orders_wire.warm:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no warm order connection")
+
+
+async def test_send_order_writes_the_request_before_anyone_awaits_it(client: KalshiClient,
+                                                                     server: FakeKalshi) -> None:
+    cold = client.send_order(intent(ts=1))  # no warm connection yet: nothing leaves until awaited
+    await asyncio.sleep(0.05)
+    assert not server.post_bodies
+    assert (await cold).client_order_id == intent(ts=1).client_order_id
+    await _warm(client)
+    placing = client.send_order(intent(ts=2))
+    for _ in range(200):  # the exchange records it while the coroutine has not even started
+        if len(server.post_bodies) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert server.post_bodies[-1]["client_order_id"] == intent(ts=2).client_order_id
+    order = await placing
+    assert order.client_order_id == intent(ts=2).client_order_id and len(server.orders) == 2
+
+
+async def test_a_request_written_ahead_and_lost_is_looked_up_then_written_afresh(
+    client: KalshiClient, server: FakeKalshi, sleeps: Recorder
+) -> None:
+    await _warm(client)
+    server.fail("POST", "/portfolio/orders", "drop_before")
+    it = intent()
+    order = await client.send_order(it)
+    assert order.client_order_id == it.client_order_id and len(server.orders) == 1
+    assert server.count("POST", "/portfolio/orders") == 2 and server.count("GET", "/portfolio/orders") == 1
+    assert len(sleeps.waits) == 1
+
+
 async def test_duplicate_409_resolves_to_existing(client: KalshiClient, server: FakeKalshi) -> None:
     it = intent()
     server.orders["ord-9"] = order_payload("ord-9", it.client_order_id, "T-A", "yes", "buy", 4500,

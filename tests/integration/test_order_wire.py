@@ -183,6 +183,57 @@ async def test_warm_connections_carry_a_burst_without_opening_more() -> None:
     assert [a.status for a in answers] == [200] * 5 and wire.connects == 5
 
 
+async def _warmed(wire: OrderWire, count: int) -> None:
+    wire.keep_warm(count)
+    for _ in range(200):
+        if len(wire._idle) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} connections did not open")
+
+
+async def test_post_now_writes_before_returning_and_only_on_a_warm_connection() -> None:
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.json_response({"n": 1})
+
+    async with aiohttp_server(handler) as url:
+        wire = OrderWire(url, timeout_s=5)
+        assert not wire.warm and wire.post_now(ORDERS, SIGNED, b"{}") is None  # nothing written
+        await _warmed(wire, 1)
+        assert wire.warm
+        answer = wire.post_now(ORDERS, SIGNED, b"{}")
+        assert answer is not None and not wire.warm  # its connection is taken
+        await asyncio.wait_for(arrived.wait(), 5)  # the server has it, nobody awaited the answer yet
+        release.set()
+        assert (await answer).body == b'{"n": 1}'
+        assert wire.warm and wire.connects == 1  # back in the pool for the next order
+        await wire.close()
+        assert not wire.warm
+
+
+async def test_closing_the_wire_closes_a_connection_whose_answer_nobody_awaits() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    async with aiohttp_server(handler) as url:
+        wire = OrderWire(url, timeout_s=5)
+        await _warmed(wire, 1)
+        answer = wire.post_now(ORDERS, SIGNED, b"{}")
+        assert answer is not None
+        connection = next(iter(wire._busy))
+        await wire.close()
+        await asyncio.sleep(0)
+        assert connection.transport is None or connection.transport.is_closing()
+        with pytest.raises(WireError):
+            await answer
+
+
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])

@@ -3,9 +3,10 @@
 Runs the real daemon in-process against the built-in exchange (`edgewarden sim-exchange`,
 in its own process, as a real exchange would be) with 500 markets and prints
 tick-to-order latency — from the moment a refresh has the books (``book_ready_ns``) to the
-moment an order request is handed to the venue client, so the network is excluded — as p50
-and p99 (and to the moment its bytes are written to the socket, which for orders beyond the
-write rate limit includes the limit's wait), next to the decision alone (view + strategies + gate + intents: the baseline the
+moment the venue client's ``send_order`` returns, having written the request when a token
+and a warm connection were at hand, so the network is excluded — as p50 and p99 (and to the
+moment its bytes are written to the socket, which for an order that had to wait for the write
+rate limit or a connection includes that wait), next to the decision alone (view + strategies + gate + intents: the baseline the
 rest is measured against) and the write-ahead of the intents to their journal (with
 ``fsync``, the part that is the disk's), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes. The exchange is another machine in production; here its
@@ -64,15 +65,16 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
     first_of_tick: dict[int, int] = {}
     decide: list[int] = []
     intent_write: list[int] = []
-    place = engine.venue.place_order
+    send = engine.venue.send_order
 
-    async def timed_place(intent):
+    def timed_send(intent):  # the request is written when this returns (unless it must wait)
+        placing = send(intent)
         waited = time.time_ns() - engine.state.book_ready_ns
         to_order.append(waited)
         first_of_tick.setdefault(engine.state.book_ready_ns, waited)
-        return await place(intent)
+        return placing
 
-    engine.venue.place_order = timed_place  # type: ignore[method-assign]
+    engine.venue.send_order = timed_send  # type: ignore[method-assign]
     written: list[int] = []
     request = _Connection.request
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -94,6 +94,15 @@ def test_other_schedules() -> None:
 def test_units_round_trip(units: int) -> None:
     assert parse_dollars(format_dollars(units)) == units
     assert parse_count(format_count(units)) == units
+
+
+@settings(max_examples=300)
+@given(st.integers(-(10**30), 10**30))
+def test_formatting_matches_decimal_arithmetic(units: int) -> None:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        assert format_dollars(units) == str((Decimal(units) / 10_000).quantize(Decimal("0.0001")))
+        assert format_count(units) == str((Decimal(units) / 100).quantize(Decimal("0.01")))
 
 
 @pytest.mark.parametrize(

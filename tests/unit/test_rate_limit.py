@@ -38,6 +38,17 @@ async def test_concurrent_callers_queue_without_a_lock() -> None:
     assert delays == pytest.approx([0.0, 0.25, 0.5, 0.75])
 
 
+def test_take_now_takes_only_a_token_that_is_here() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(2, clock=t.clock, sleep=t.sleep)
+    assert [bucket.take_now() for _ in range(3)] == [True, True, False]
+    assert bucket.available == 0 and bucket.waits == 0  # the refusal reserved nothing
+    t.now += 0.4  # 0.8 of a token
+    assert not bucket.take_now()
+    t.now += 0.1
+    assert bucket.take_now() and bucket.reserve() == pytest.approx(0.5)
+
+
 async def test_refill_is_capped_at_capacity() -> None:
     t = FakeTime()
     bucket = TokenBucket(2, capacity=3, clock=t.clock, sleep=t.sleep)
