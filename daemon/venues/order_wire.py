@@ -164,8 +164,7 @@ class OrderWire:
     @property
     def warm(self) -> bool:
         """A warm connection is free: ``post_now`` will write."""
-        self._idle = [c for c in self._idle if c.idle]
-        return bool(self._idle) and not self._closed
+        return not self._closed and any(c.idle for c in self._idle)
 
     def _exchange(self, connection: _Connection, data: bytes) -> Coroutine[object, object, Answer]:
         answer = connection.request(data)  # the bytes are in the socket from here
@@ -247,14 +246,14 @@ class OrderWire:
         return self._encode(target, headers, body, content_type)
 
     def _encode(self, target: str, headers: Sequence[tuple[str, str]], body: bytes, content_type: str) -> bytes:
-        if not target.startswith("/") or any(c in target for c in " \r\n"):
+        if not target.startswith("/") or " " in target or "\r" in target or "\n" in target:
             raise ValueError(f"request target {target!r}: expected a path without spaces or line breaks")
-        lines = [f"POST {target} HTTP/1.1\r\n".encode("latin-1"), self._fixed,
-                 f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n".encode("latin-1")]
-        for name, value in headers:
-            if any(c in name or c in value for c in "\r\n") or ":" in name:
-                raise ValueError(f"header {name!r}: a name or value that would break the request")
-            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
-        lines.append(b"\r\n")
-        lines.append(body)
-        return b"".join(lines)
+        names = "".join([name for name, _ in headers])
+        text = names + "".join([value for _, value in headers])
+        if "\r" in text or "\n" in text or ":" in names:  # one look at all of them: the usual case
+            name = next(n for n, v in headers if any(c in n or c in v for c in "\r\n") or ":" in n)
+            raise ValueError(f"header {name!r}: a name or value that would break the request")
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        return b"".join((f"POST {target} HTTP/1.1\r\n".encode("latin-1"), self._fixed,
+                         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{lines}\r\n"
+                         .encode("latin-1"), body))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httptools
 import pytest
 from aiohttp import web
 from cryptography import x509
@@ -285,10 +286,47 @@ def test_headers_and_targets_that_would_break_the_request_are_refused() -> None:
     wire = OrderWire("http://127.0.0.1:9/trade-api/v2", timeout_s=1)
     with pytest.raises(ValueError, match="would break the request"):
         wire._encode(ORDERS, [("X-Evil", "a\r\nHost: other")], b"{}", "application/json")
+    with pytest.raises(ValueError, match="'X-Evil'"):
+        wire._encode(ORDERS, [("X-Good", "a"), ("X-Evil", "b\nc")], b"{}", "application/json")
+    with pytest.raises(ValueError, match="'Host: x'"):
+        wire._encode(ORDERS, [("Host: x", "y")], b"{}", "application/json")
     with pytest.raises(ValueError, match="request target"):
         wire._encode("/orders HTTP/1.0\r\n", [], b"{}", "application/json")
     with pytest.raises(ValueError, match="expected http"):
         OrderWire("ftp://127.0.0.1/x", timeout_s=1)
+
+
+class _HeadersSeen:
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, str]] = []
+        self.body = b""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+
+_NAMES = st.text("abXY-:\r\n", min_size=1, max_size=6)
+_VALUES = st.text("ab =/+:\r\n", max_size=8).map(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=4))
+def test_headers_reach_the_venue_exactly_as_given_or_are_refused(headers: list[tuple[str, str]]) -> None:
+    wire = OrderWire("http://127.0.0.1:9/trade-api/v2", timeout_s=1)
+    breaking = any("\r" in n or "\n" in n or ":" in n or "\r" in v or "\n" in v for n, v in headers)
+    try:
+        data = wire._encode(ORDERS, headers, b'{"a":1}', "application/json")
+    except ValueError:
+        assert breaking
+        return
+    assert not breaking
+    seen = _HeadersSeen()
+    httptools.HttpRequestParser(seen).feed_data(data)
+    assert seen.headers[-len(headers):] == headers if headers else True
+    assert seen.body == b'{"a":1}'
 
 
 class _Transport:
