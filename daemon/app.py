@@ -240,7 +240,9 @@ class Daemon:
             self._export_rate_waits()
             if not self.stopping:
                 self.notifier.status(self._status_line())
-            await asyncio.sleep(max(0.0, self.settings.engine.tick_seconds - (loop.time() - started)))
+            wait_s = max(0.0, self.settings.engine.tick_seconds - (loop.time() - started))
+            self.engine.next_cycle_in(wait_s)
+            await asyncio.sleep(wait_s)
 
     def _export_rate_waits(self) -> None:
         """Seconds the client waited for rate-limit tokens, as a Prometheus counter."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from daemon.ledger import Ledger
+from daemon.ledger.writer import HOLD_MAX_S
 from daemon.ledger.rows import intent_row, order_row
 from daemon.ledger.trade_csv import TradeRow, append_trades
 from daemon.logs import get_logger
@@ -34,6 +35,9 @@ from risk.reasons import Reason
 from strategies.base import SIDE_YES, Proposals, Strategy
 
 log = get_logger("edgewarden.engine")
+
+QUIET_BEFORE_CYCLE_S = 0.05
+"""How long before a cycle no ledger commit starts (most commits take 1–8 ms)."""
 
 
 @dataclass
@@ -190,6 +194,14 @@ class Engine:
             return await self.tick()
         finally:
             self.ledger.release()  # (tick released it after the sends already)
+
+    def next_cycle_in(self, seconds: float) -> None:
+        """The next cycle starts in ``seconds``: the ledger's writer starts no commit from a
+        little before it (``QUIET_BEFORE_CYCLE_S``, at most a quarter of the wait). A commit
+        still running when the books arrive shares the GIL with the decision: 1–2 ms lost in
+        about 2% of ticks, measured, with the hold starting only at the cycle."""
+        quiet_s = min(QUIET_BEFORE_CYCLE_S, seconds / 4)
+        self.ledger.hold(max_s=quiet_s + HOLD_MAX_S, in_s=seconds - quiet_s)
 
     async def tick(self) -> int:
         """One decision round; returns the number of orders sent.

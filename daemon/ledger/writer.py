@@ -54,8 +54,9 @@ Row = Mapping[str, Any]
 IntentSync = Literal["fsync", "os"]
 INTENT_SYNC_MODES: tuple[str, ...] = ("fsync", "os")
 
-HOLD_MAX_S = 0.25
-"""A forgotten ``release`` delays the ledger this long, not forever."""
+HOLD_MAX_S = 1.0
+"""A forgotten ``release`` delays the ledger this long, not forever (a refresh of the books
+that takes longer than this lets the writer commit during the decision)."""
 CHECKPOINT_ROWS = 20_000
 """About SQLite's own default WAL size (1,000 pages of 4 KiB) in typical ledger rows."""
 
@@ -99,8 +100,9 @@ class Ledger:
         self._older_ids: set[str] = set()
         """client_order_ids written ahead into the current and the previous segment."""
         self._closing = False
+        self._held_from = 0.0
         self._held_until = 0.0
-        """``time.monotonic()`` until which the writer starts no batch (``hold``)."""
+        """``time.monotonic()`` span in which the writer starts no batch (``hold``)."""
         self._pending: deque[_Item] = deque()
         self._pending_rows = 0
         self._pending_urgent = 0
@@ -211,10 +213,15 @@ class Ledger:
         self._older_ids, self._recent_ids = self._recent_ids, set()
         self._put(_Item("", [], None, retire=segment))
 
-    def hold(self, max_s: float = HOLD_MAX_S) -> None:
-        """The order path is running: the writer starts no batch until ``release`` (at most
-        ``max_s``), so its commit takes neither the GIL nor a CPU from the decision."""
-        self._held_until = time.monotonic() + max_s
+    def hold(self, max_s: float = HOLD_MAX_S, in_s: float = 0.0) -> None:
+        """The order path runs from ``in_s`` seconds from now: from then the writer starts no
+        batch until ``release`` (at most ``max_s``), so no commit takes the GIL or a CPU from
+        the decision. A hold replaces the one before."""
+        with self._ready:
+            self._held_from = time.monotonic() + in_s
+            self._held_until = self._held_from + max_s
+            if self._pending:  # the writer may be waiting out the hold this one replaces
+                self._ready.notify()
 
     def release(self) -> None:
         """End of ``hold``: the writer commits what became due meanwhile."""
@@ -344,7 +351,7 @@ class Ledger:
                 now = time.monotonic()
                 due = self._pending_urgent or self._pending_rows >= self.max_batch_rows
                 wait_s = 0.0 if due else self._pending[0].queued_s + self.commit_delay_s - now
-                if not self._pending[-1].stop:
+                if not self._pending[-1].stop and self._held_from <= now < self._held_until:
                     wait_s = max(wait_s, self._held_until - now)
                 if wait_s <= 0:
                     break

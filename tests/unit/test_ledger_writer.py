@@ -291,6 +291,30 @@ async def test_a_hold_keeps_the_writer_from_committing_until_released_or_expired
         assert [r["name"] for r in reader.rows("metric_samples")] == ["held", "lapsed", "at-close"]
 
 
+async def test_a_hold_can_start_later_and_the_writer_commits_until_then(tmp_path: Path) -> None:
+    """The engine holds the writer from a little before the next cycle: a commit still
+    running when the books arrive would share the GIL with the decision."""
+    ledger = await Ledger.open(tmp_path / "l.sqlite", commit_delay_s=0.005)
+    ledger.hold(max_s=30, in_s=0.3)
+    ledger.append("metric_samples", [sample("before")])
+    for _ in range(40):
+        if ledger.batches:
+            break
+        await asyncio.sleep(0.005)
+    assert ledger.batches == 1  # the hold has not begun
+    await asyncio.sleep(0.3)
+    ledger.append("metric_samples", [sample("during")])
+    await asyncio.sleep(0.05)
+    assert ledger.batches == 1  # due, but held
+    ledger.hold(max_s=30, in_s=0.5)  # a new hold replaces the one before: free until it begins
+    for _ in range(40):
+        if ledger.batches == 2:
+            break
+        await asyncio.sleep(0.005)
+    assert ledger.batches == 2
+    await ledger.close()
+
+
 async def test_an_unknown_intent_sync_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="intent_sync 'sometimes'"):
         await Ledger.open(tmp_path / "l.sqlite", intent_sync="sometimes")  # type: ignore[arg-type]
