@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from daemon.ledger import Ledger
-from daemon.ledger.writer import HOLD_MAX_S
 from daemon.ledger.rows import intent_row, order_row
 from daemon.ledger.trade_csv import TradeRow, append_trades
+from daemon.ledger.writer import HOLD_MAX_S
 from daemon.logs import get_logger
 from daemon.market_board import MarketBoard
 from daemon.risk_watch import RiskWatch
@@ -313,7 +313,7 @@ class Engine:
         # burst would hold back the next look at the books). Their exposure stays reserved in
         # the gate until the answer, and until their fills are in the positions.
         loop = asyncio.get_running_loop()
-        sent_at = []
+        sent_at: list[int] = []
         for sent in to_send:
             placing = self.venue.send_order(sent.intent)
             sent_at.append(self.clock())
