@@ -195,7 +195,8 @@ class Venue(ABC):
 
     def send_order(self, intent: OrderIntent) -> Coroutine[object, object, Order]:
         """``place_order``, with its request written before this returns where the venue can
-        (Kalshi: a write token and a warm connection at hand); await the result.
+        (Kalshi: a write token and a warm connection at hand); await the result. Raises
+        nothing itself: every failure comes from awaiting (the engine's one path for them).
         Default: nothing is sent until it is awaited."""
         return self.place_order(intent)
 

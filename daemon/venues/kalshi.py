@@ -329,8 +329,12 @@ class KalshiClient(Venue):
     def send_order(self, intent: OrderIntent) -> Coroutine[object, object, Order]:
         """The order's request is written before this returns when a write token and a warm
         connection are at hand (they are for what ``orders_sendable_now`` allowed, after
-        ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must."""
-        body = order_body(intent)
+        ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must.
+        A refusal (an out-of-range order) is raised by the coroutine, as the venue's would be."""
+        try:
+            body = order_body(intent)
+        except VenueError as exc:
+            return _raise(exc)
         return self._place_order(intent, body, self._post_order_now(body))
 
     async def place_order(self, intent: OrderIntent) -> Order:
@@ -450,6 +454,10 @@ class KalshiClient(Venue):
 
     async def settlements(self) -> list[Settlement]:
         return await self._pages("/portfolio/settlements", {}, kp.parse_settlements_page)
+
+
+async def _raise(exc: VenueError) -> Order:
+    raise exc
 
 
 def _segment(value: str) -> str:

@@ -547,6 +547,19 @@ async def test_send_order_writes_the_request_before_anyone_awaits_it(client: Kal
     assert order.client_order_id == intent(ts=2).client_order_id and len(server.orders) == 2
 
 
+async def test_send_order_raises_a_refusal_only_when_awaited(client: KalshiClient, server: FakeKalshi) -> None:
+    """The engine writes a tick's orders in a row: one refused must not stop the others
+    (every failure reaches it through the await, where its failed-order path is)."""
+    await _warm(client)
+    bad = OrderIntent("ew-bad", "T-A", Side.YES, Action.BUY, 0, 100, TimeInForce.GTC, False, False, "t", 0.5, 1)
+    refused = client.send_order(bad)  # no exception here
+    good = client.send_order(intent(ts=7))
+    with pytest.raises(Rejected, match="out of range"):
+        await refused
+    assert (await good).client_order_id == intent(ts=7).client_order_id
+    assert [b["client_order_id"] for b in server.post_bodies] == [intent(ts=7).client_order_id]
+
+
 async def test_a_request_written_ahead_and_lost_is_looked_up_then_written_afresh(
     client: KalshiClient, server: FakeKalshi, sleeps: Recorder
 ) -> None:
