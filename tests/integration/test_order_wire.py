@@ -173,11 +173,7 @@ async def test_warm_connections_carry_a_burst_without_opening_more() -> None:
 
     async with aiohttp_server(handler) as url:
         wire = OrderWire(url, timeout_s=5)
-        wire.keep_warm(5)
-        for _ in range(100):
-            if len(wire._idle) == 5:
-                break
-            await asyncio.sleep(0.01)
+        await _warmed(wire, 5)
         answers = await asyncio.gather(*(wire.post(ORDERS, SIGNED, b"{}") for _ in range(5)))
         wire.keep_warm(5)  # all five came back: nothing to open
         await wire.close()
