@@ -333,9 +333,10 @@ class KalshiClient(Venue):
         A refusal (an out-of-range order) is raised by the coroutine, as the venue's would be."""
         try:
             body = order_body(intent)
-        except VenueError as exc:
+            sent = self._post_order_now(body)
+        except Exception as exc:  # handed to whoever awaits: the engine records it, nothing is lost
             return _raise(exc)
-        return self._place_order(intent, body, self._post_order_now(body))
+        return self._place_order(intent, body, sent)
 
     async def place_order(self, intent: OrderIntent) -> Order:
         return await self.send_order(intent)
@@ -456,7 +457,7 @@ class KalshiClient(Venue):
         return await self._pages("/portfolio/settlements", {}, kp.parse_settlements_page)
 
 
-async def _raise(exc: VenueError) -> Order:
+async def _raise(exc: Exception) -> Order:
     raise exc
 
 
