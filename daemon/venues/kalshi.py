@@ -334,7 +334,7 @@ class KalshiClient(Venue):
         try:
             body = order_body(intent)
             sent = self._post_order_now(body)
-        except Exception as exc:  # handed to whoever awaits: the engine records it, nothing is lost
+        except Exception as exc:  # raised where the order is awaited (its own task), not mid-tick
             return _raise(exc)
         return self._place_order(intent, body, sent)
 
