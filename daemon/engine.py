@@ -281,7 +281,7 @@ class Engine:
         sends = [sent for _, sent in decided.orders]
         await self.ledger.write_ahead([intent_row(s.intent) for s in sends])
         self._start_sends(sends, now)
-        await asyncio.sleep(0)  # let the requests start before this tick's bookkeeping
+        await asyncio.sleep(0)  # an order that could not be written at once starts its path first
         return len(sends)
 
     def _record(self, decided: Decided, now: int) -> None:

@@ -167,20 +167,16 @@ class KalshiClient(Venue):
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return self._session
 
-    async def _request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                       body: dict[str, Any] | None = None) -> Any:
-        """One signed HTTP exchange -> decoded JSON, or the VenueError its answer means."""
+    async def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """One signed HTTP exchange without a body (reads, cancels) -> decoded JSON, or the
+        VenueError its answer means. Order POSTs go on the order wire (``_post_order``)."""
         endpoint = f"{method} {path}"
         headers = await self._signed(method, path)
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None},
                           safe=",", quote_via=quote)
         url = URL(self._base + path + (f"?{query}" if query else ""), encoded=True)
-        data = None
-        if body is not None:
-            data = msgspec.json.encode(body)
-            headers["Content-Type"] = "application/json"
         try:
-            async with self._session_now().request(method, url, data=data, headers=headers,
+            async with self._session_now().request(method, url, headers=headers,
                                                    allow_redirects=False) as resp:
                 raw = await resp.read()
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
@@ -190,34 +186,35 @@ class KalshiClient(Venue):
             raise Unavailable(f"{endpoint}: {type(exc).__name__}: {exc}") from None
         return self._decoded(endpoint, status, raw, retry_after)
 
-    async def _post_order(self, body: dict[str, Any], sent: Awaitable[Answer] | None = None) -> Any:
+    async def _post_order(self, payload: bytes, sent: Awaitable[Answer] | None = None) -> Any:
         """``_request("POST", ORDERS)`` on the order wire: same limits, signature and answers.
         ``sent``: the answer to a request ``_post_order_now`` already wrote."""
         endpoint = f"POST {ORDERS}"
         try:
             if sent is None:
                 headers = await self._signed("POST", ORDERS)
-                sent = self._orders_wire.post(self._prefix + ORDERS, list(headers.items()),
-                                              msgspec.json.encode(body))
+                sent = self._orders_wire.post(self._prefix + ORDERS, list(headers.items()), payload)
             answer = await sent
         except WireError as exc:
             raise Unavailable(f"{endpoint}: {exc}") from None
         return self._decoded(endpoint, answer.status, answer.body, answer.headers.get("retry-after"))
 
-    def _post_order_now(self, body: dict[str, Any]) -> Awaitable[Answer] | None:
+    def _post_order_now(self, payload: bytes) -> Awaitable[Answer] | None:
         """Write the order's POST now when nothing would make it wait (a write token and a
         warm connection at hand); its answer to await, or None: nothing was written."""
         if self._closed or not self._orders_wire.warm or not self._writes.take_now():
             return None
-        headers = self._signer.headers(int(self._clock() * 1000), "POST", self._prefix + ORDERS)
-        return self._orders_wire.post_now(self._prefix + ORDERS, list(headers.items()),
-                                          msgspec.json.encode(body))
+        headers = self._auth_headers("POST", ORDERS)
+        return self._orders_wire.post_now(self._prefix + ORDERS, list(headers.items()), payload)
 
     async def _signed(self, method: str, path: str) -> dict[str, str]:
         """A token from the request's rate bucket, then the auth headers (a fresh dict)."""
         if self._closed:  # a task still running at shutdown must not leak a new pool
             raise Unavailable("the Kalshi client is closed")
         await (self._writes if method in WRITE_METHODS else self._reads).acquire()
+        return self._auth_headers(method, path)
+
+    def _auth_headers(self, method: str, path: str) -> dict[str, str]:
         return self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
 
     def _decoded(self, endpoint: str, status: int, raw: bytes, retry_after: str | None) -> Any:
@@ -332,23 +329,23 @@ class KalshiClient(Venue):
         ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must.
         A refusal (an out-of-range order) is raised by the coroutine, as the venue's would be."""
         try:
-            body = order_body(intent)
-            sent = self._post_order_now(body)
+            payload = msgspec.json.encode(order_body(intent))
+            sent = self._post_order_now(payload)
         except Exception as exc:  # raised where the order is awaited (its own task), not mid-tick
             return _raise(exc)
-        return self._place_order(intent, body, sent)
+        return self._place_order(intent, payload, sent)
 
     async def place_order(self, intent: OrderIntent) -> Order:
         return await self.send_order(intent)
 
-    async def _place_order(self, intent: OrderIntent, body: dict[str, Any], sent: Awaitable[Answer] | None) -> Order:
+    async def _place_order(self, intent: OrderIntent, payload: bytes, sent: Awaitable[Answer] | None) -> Order:
         coid = intent.client_order_id
         olog = log.bind(client_order_id=coid, ticker=intent.ticker)
         attempt = 0
         while True:
             try:
                 written, sent = sent, None  # a retry writes afresh
-                answer = await self._post_order(body, written)
+                answer = await self._post_order(payload, written)
                 order = kp.parse_order_response(answer, f"POST {ORDERS}")
                 olog.info("order_placed", order_id=order.order_id, status=str(order.status),
                           attempt=attempt)

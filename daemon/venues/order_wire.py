@@ -149,7 +149,7 @@ class OrderWire:
     async def post(self, target: str, headers: Sequence[tuple[str, str]], body: bytes,
                    content_type: str = "application/json") -> Answer:
         """One POST; its bytes are written before the first await when a warm connection is free."""
-        data = self._request_bytes(target, headers, body, content_type)
+        data = self._encode(target, headers, body, content_type)
         connection = self._take_idle() or await self._open()
         return await self._exchange(connection, data)
 
@@ -157,7 +157,7 @@ class OrderWire:
                  content_type: str = "application/json") -> Coroutine[object, object, Answer] | None:
         """Write one POST now, before returning, and give back its answer to await; None
         (nothing written) when no warm connection is free: ``post`` would open one."""
-        data = self._request_bytes(target, headers, body, content_type)
+        data = self._encode(target, headers, body, content_type)
         connection = self._take_idle()
         return None if connection is None else self._exchange(connection, data)
 
@@ -239,13 +239,9 @@ class OrderWire:
         else:
             self._idle.append(connection)
 
-    def _request_bytes(self, target: str, headers: Sequence[tuple[str, str]], body: bytes,
-                       content_type: str) -> bytes:
+    def _encode(self, target: str, headers: Sequence[tuple[str, str]], body: bytes, content_type: str) -> bytes:
         if self._closed:
             raise WireError("the order wire is closed")
-        return self._encode(target, headers, body, content_type)
-
-    def _encode(self, target: str, headers: Sequence[tuple[str, str]], body: bytes, content_type: str) -> bytes:
         if not target.startswith("/") or " " in target or "\r" in target or "\n" in target:
             raise ValueError(f"request target {target!r}: expected a path without spaces or line breaks")
         names = "".join([name for name, _ in headers])

@@ -70,6 +70,16 @@ async def raw_server(answer: Callable[[bytes], bytes | None], hang_up: bool = Fa
         server.close()
 
 
+def _answers_after(seconds: float) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A handler that answers ``{}`` after ``seconds``."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(seconds)
+        return web.json_response({})
+
+    return handler
+
+
 ORDERS = "/trade-api/v2/portfolio/orders"
 SIGNED = [("KALSHI-ACCESS-KEY", "k"), ("KALSHI-ACCESS-TIMESTAMP", "1700000000000"),
           ("KALSHI-ACCESS-SIGNATURE", "c2ln+/=")]
@@ -143,11 +153,7 @@ async def test_what_is_not_a_whole_answer_fails_the_request_and_the_connection(r
 
 
 async def test_no_answer_in_time_fails_and_drops_the_connection() -> None:
-    async def handler(request: web.Request) -> web.Response:
-        await asyncio.sleep(2)
-        return web.json_response({})
-
-    async with aiohttp_server(handler) as url:
+    async with aiohttp_server(_answers_after(2)) as url:
         wire = OrderWire(url, timeout_s=0.2)
         with pytest.raises(WireError, match="no answer within 0.2s"):
             await wire.post(ORDERS, SIGNED, b"{}")
@@ -167,11 +173,7 @@ async def test_nothing_listening_is_a_wire_error() -> None:
 
 
 async def test_warm_connections_carry_a_burst_without_opening_more() -> None:
-    async def handler(request: web.Request) -> web.Response:
-        await asyncio.sleep(0.02)  # all five in flight at once
-        return web.json_response({})
-
-    async with aiohttp_server(handler) as url:
+    async with aiohttp_server(_answers_after(0.02)) as url:  # all five in flight at once
         wire = OrderWire(url, timeout_s=5)
         await _warmed(wire, 5)
         answers = await asyncio.gather(*(wire.post(ORDERS, SIGNED, b"{}") for _ in range(5)))
@@ -214,11 +216,7 @@ async def test_post_now_writes_before_returning_and_only_on_a_warm_connection() 
 
 
 async def test_closing_the_wire_closes_a_connection_whose_answer_nobody_awaits() -> None:
-    async def handler(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
-        return web.json_response({})
-
-    async with aiohttp_server(handler) as url:
+    async with aiohttp_server(_answers_after(5)) as url:
         wire = OrderWire(url, timeout_s=5)
         await _warmed(wire, 1)
         answer = wire.post_now(ORDERS, SIGNED, b"{}")
