@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import strategies.kernels as strategy_kernels
 from config import (
     ConfigError,
     Settings,
@@ -101,9 +100,6 @@ class Daemon:
         await self._record_config()
         limits = RiskLimits.from_settings(s.risk, s.fees)
         gate = RiskGate(limits)
-        # The kernels load (or compile) now, before any book is read, not on the first order's path.
-        await asyncio.to_thread(gate.warm_up)
-        await asyncio.to_thread(strategy_kernels.warm_up)
         self.watch = RiskWatch(gate, self.ledger, limits, s.risk.kill_file, on_change=self._state_changed)
         self.venue = await build_venue(s, self.data_dir)
         board = MarketBoard()
@@ -113,6 +109,9 @@ class Daemon:
             s.engine.book_sample_every_ticks, group_of=group_resolver(s.risk.correlation_groups),
             fair_of=self._fair_of, max_in_flight=max(1, int(s.venue.kalshi.writes_per_second)),
         )
+        # The tick's kernel loads (or compiles) now, before any book is read, not on the first
+        # order's path.
+        await asyncio.to_thread(self.engine.decider.warm_up, gate)
         self.odds = self._odds_poller()
         await asyncio.to_thread(self._rebuild_from_ledger)
         await self.engine.refresh_markets()

@@ -26,16 +26,19 @@ from daemon.ledger.writer import HOLD_MAX_S
 from daemon.logs import get_logger
 from daemon.market_board import MarketBoard
 from daemon.risk_watch import RiskWatch
+from daemon.tick_decision import TickDecider, TickDecision
 from daemon.venues.base import Venue, VenueError
 from market.orders import Action, Fill, Order, OrderIntent, Position, Side, TimeInForce
 from market.units import COUNT_SCALE
 from monitoring.metrics import Metrics
-from risk.gate import RiskGate, Verdicts
+from risk.gate import RiskGate
 from risk.reasons import Reason
-from strategies.base import SIDE_YES, Proposals, Strategy
+from strategies.base import SIDE_YES, Strategy
 
 log = get_logger("edgewarden.engine")
 
+SIDES = (Side.YES, Side.NO)
+"""By the kernels' side code (strategies.base.SIDE_YES, SIDE_NO)."""
 QUIET_BEFORE_CYCLE_S = 0.05
 """How long before a cycle no ledger commit starts (most commits take 1–8 ms)."""
 
@@ -55,11 +58,9 @@ class Sent:
 
 @dataclass
 class Decided:
-    """One tick's proposals, the gate's verdicts, and the orders to send ((row, Sent))."""
+    """One tick's proposals and verdicts, and the orders to send ((proposal row, Sent))."""
 
-    proposals: Proposals
-    names: list[str]
-    verdicts: Verdicts
+    decision: TickDecision
     orders: list[tuple[int, Sent]]
 
 
@@ -103,7 +104,7 @@ class Engine:
         self.ledger = ledger
         self.board = board
         self.watch = watch
-        self.strategies = list(strategies)
+        self.strategies = strategies
         self.metrics = metrics
         self.data_dir = data_dir
         self.time_in_force = time_in_force
@@ -127,6 +128,16 @@ class Engine:
         """Background ledger rows held back until the orders of the tick are on their way."""
         self._retired: list[Any] | None = None
         """The last refresh's market objects, kept alive until the tick's orders are sent."""
+
+    @property
+    def strategies(self) -> list[Strategy]:
+        return self._strategies
+
+    @strategies.setter
+    def strategies(self, strategies: Sequence[Strategy]) -> None:
+        """(A reload replaces them.) Refused here, not mid-tick, if the decider cannot screen them."""
+        self.decider = TickDecider(strategies)
+        self._strategies = list(strategies)
 
     # ------------------------------------------------------------------ market data
     async def refresh_markets(self) -> int:
@@ -247,14 +258,8 @@ class Engine:
         None when nothing is proposed, or nothing may be sent (shutting down, or the exchange
         said it is not trading: its lock is written by the switches after this tick).
         """
-        if not (self.trading_enabled and self.watch.inputs.trading_active):
+        if not (self.trading_enabled and self.watch.inputs.trading_active and self.decider.enabled):
             return None
-        view = self.board.view()
-        parts = [(s.name, part) for s in self.strategies if s.enabled and len(part := s.propose(view))]
-        if not parts:
-            return None
-        p = parts[0][1] if len(parts) == 1 else Proposals.concat([part for _, part in parts])
-        names = [name for name, part in parts for _ in range(len(part))]
         # At most the free in-flight room is approved, best edge first; the rest are THROTTLED.
         # An order beyond the venue's write tokens would wait for one and reach the exchange at
         # a price decided before the wait: it is decided afresh next tick instead.
@@ -262,17 +267,17 @@ class Engine:
         sendable = self.venue.orders_sendable_now()
         if sendable is not None:
             room = min(room, sendable)
-        verdicts = self.gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now, max_orders=room)
+        decision = self.decider.decide(self.board, self.gate, now, room)
+        if not len(decision.proposals):
+            return None
+        tickers, names, tif = self.board.tickers, self.decider.names, self.time_in_force
         orders = []
-        tickers = self.board.tickers
-        for i in np.flatnonzero(verdicts.count).tolist():
-            slot = int(p.slot[i])
-            side = Side.YES if p.side[i] == SIDE_YES else Side.NO
-            intent = OrderIntent.create(tickers[slot], side, Action.BUY, int(p.price[i]),
-                                        int(verdicts.count[i]), names[i], float(p.fair[i]), now,
-                                        self.time_in_force)
-            orders.append((i, Sent(intent, slot, int(verdicts.reserved[i]), reduced=int(verdicts.reduced[i]))))
-        return Decided(p, names, verdicts, orders)
+        for (row, slot, side, price, count, reserved, reduced, strategy), fair in zip(
+                decision.orders, decision.order_fair, strict=True):
+            intent = OrderIntent.create(tickers[slot], SIDES[side], Action.BUY, price, count, names[strategy],
+                                        fair, now, tif)
+            orders.append((row, Sent(intent, slot, reserved, reduced=reduced)))
+        return Decided(decision, orders)
 
     async def _send_decided(self, decided: Decided, now: int) -> int:
         """Write ahead, then send: the intents are durable before any request leaves."""
@@ -286,7 +291,8 @@ class Engine:
 
     def _record(self, decided: Decided, now: int) -> None:
         """Every verdict is a ledger row, and a count by reason."""
-        p, names, verdicts = decided.proposals, decided.names, decided.verdicts
+        p, verdicts = decided.decision.proposals, decided.decision.verdicts
+        names = [self.decider.names[code] for code in decided.decision.strategy.tolist()]
         coids = {i: s.intent.client_order_id for i, s in decided.orders}
         reasons = [Reason(r).name for r in verdicts.reason.tolist()]
         sides = ["yes" if side == SIDE_YES else "no" for side in p.side.tolist()]

@@ -112,11 +112,6 @@ class RiskGate:
         self.reducing[slot] -= min(max(0, reduced), int(self.reducing[slot]))
         self._recompute_exposure()
 
-    def warm_up(self) -> None:
-        """Load the compiled kernels now (numba's cache), not on the first order's path."""
-        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        self.decide_batch(empty_i, empty_i, empty_i, empty_f, empty_i, 0, max_orders=0)
-
     def _recompute_exposure(self) -> None:
         n = len(self.tickers)
         held = self.cost[:n] + self.reserved[:n]
@@ -138,7 +133,8 @@ class RiskGate:
                 self.blocked[self.slots[ticker]] = 1
 
     # ------------------------------------------------------------------ decisions
-    def _args(self) -> tuple:
+    def kernel_args(self) -> tuple:
+        """The state arrays and limits, in the order the kernels take them after the proposals."""
         lim = self.limits
         return (
             self.position, self.cost, self.reserved, self.group, self.group_exposure,
@@ -152,7 +148,7 @@ class RiskGate:
     def decide_one(self, slot: int, side: int, price: int, fair: float, size_cap: int,
                    now_ns: int, action: int = k.BUY) -> tuple[int, int]:
         """One proposal: ``side`` 0 YES / 1 NO, ``action`` 0 buy / 1 sell; price and fair of ``side``."""
-        return k.decide_one(slot, side, action, price, fair, size_cap, now_ns, *self._args())
+        return k.decide_one(slot, side, action, price, fair, size_cap, now_ns, *self.kernel_args())
 
     def decide_batch(self, slots: np.ndarray, sides: np.ndarray, prices: np.ndarray,
                      fairs: np.ndarray, size_caps: np.ndarray, now_ns: int,
@@ -173,7 +169,7 @@ class RiskGate:
         fairs = fairs.astype(np.float64, copy=False)
         k.decide_batch(
             slots, sides.astype(np.int64, copy=False), actions, prices, fairs,
-            size_caps.astype(np.int64, copy=False), now_ns, *self._args(), count, reason, reserved,
+            size_caps.astype(np.int64, copy=False), now_ns, *self.kernel_args(), count, reason, reserved,
             reduced, -1 if max_orders is None else max(0, max_orders), int(Reason.THROTTLED),
         )
         return Verdicts(count, reason, reserved, reduced)

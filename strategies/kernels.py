@@ -107,12 +107,3 @@ def odds_edge_select(yes_bid, yes_ask, yes_bid_size, yes_ask_size, fair_yes, min
             k += 1
     return k
 
-
-def warm_up() -> None:
-    """Load the compiled kernels now (numba's cache), not on the first tick's path."""
-    i, f, b = np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.bool_)
-    side = np.zeros(0, np.int8)
-    curve = np.array([0.1, 0.9])
-    masked_quotes(b, i, i, i, i)
-    flb_select(i, i, i, i, curve, curve, 9_000, 1_000, 0.0, 0, i, side, i, f, i)
-    odds_edge_select(i, i, i, i, f, 0.0, 0, i, side, i, f, i)
