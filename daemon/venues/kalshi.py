@@ -133,6 +133,9 @@ class KalshiClient(Venue):
         self._orders_wire = OrderWire(self._base, timeout_s)
         """Order placement's own kept-alive connections (order_wire.py: why not aiohttp)."""
         self._warm_connections = max(1, min(int(writes_per_second), MAX_WARM_CONNECTIONS))
+        self._head = b""
+        self._head_signed: tuple[int, dict[str, str]] | None = None
+        """The signature ``_head`` was built with (``RequestSigner.signed``)."""
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -192,8 +195,10 @@ class KalshiClient(Venue):
         endpoint = f"POST {ORDERS}"
         try:
             if sent is None:
-                headers = await self._signed("POST", ORDERS)
-                sent = self._orders_wire.post(self._prefix + ORDERS, list(headers.items()), payload)
+                if self._closed:
+                    raise Unavailable("the Kalshi client is closed")
+                await self._writes.acquire()
+                sent = self._orders_wire.post(self._order_head(), payload)
             answer = await sent
         except WireError as exc:
             raise Unavailable(f"{endpoint}: {exc}") from None
@@ -204,17 +209,21 @@ class KalshiClient(Venue):
         warm connection at hand); its answer to await, or None: nothing was written."""
         if self._closed or not self._orders_wire.warm or not self._writes.take_now():
             return None
-        headers = self._auth_headers("POST", ORDERS)
-        return self._orders_wire.post_now(self._prefix + ORDERS, list(headers.items()), payload)
+        return self._orders_wire.post_now(self._order_head(), payload)
+
+    def _order_head(self) -> bytes:
+        """The order POST's request head (signed), built once per signature, not per order."""
+        signed = self._signer.signed(int(self._clock() * 1000), "POST", self._prefix + ORDERS)
+        if signed is not self._head_signed:
+            self._head = self._orders_wire.head(self._prefix + ORDERS, list(signed[1].items()))
+            self._head_signed = signed
+        return self._head
 
     async def _signed(self, method: str, path: str) -> dict[str, str]:
         """A token from the request's rate bucket, then the auth headers (a fresh dict)."""
         if self._closed:  # a task still running at shutdown must not leak a new pool
             raise Unavailable("the Kalshi client is closed")
         await (self._writes if method in WRITE_METHODS else self._reads).acquire()
-        return self._auth_headers(method, path)
-
-    def _auth_headers(self, method: str, path: str) -> dict[str, str]:
         return self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
 
     def _decoded(self, endpoint: str, status: int, raw: bytes, retry_after: str | None) -> Any:
@@ -321,6 +330,7 @@ class KalshiClient(Venue):
         if self._closed:
             return
         self._signer.prepare(int(self._clock() * 1000), "POST", self._prefix + ORDERS, ORDER_SIGNATURE_HORIZON_MS)
+        self._order_head()
         self._orders_wire.keep_warm(self._warm_connections)
 
     def send_order(self, intent: OrderIntent) -> Coroutine[object, object, Order]:

@@ -127,11 +127,16 @@ class RequestSigner:
 
     def headers(self, now_ms: int, method: str, path: str) -> dict[str, str]:
         """Headers for a request at ``now_ms`` (a fresh dict: callers may add to it)."""
-        key = (method.upper(), path)
-        last = self._last.get(key)
+        return dict(self.signed(now_ms, method, path)[1])
+
+    def signed(self, now_ms: int, method: str, path: str) -> tuple[int, dict[str, str]]:
+        """(signing time, headers) for a request at ``now_ms``: the same tuple for as long as
+        its signature is reused, so a caller may keep what it built from it (not to modify)."""
+        last = self._last.get((method.upper(), path))
         if last is not None and 0 <= now_ms - last[0] <= self.reuse_ms:
-            return dict(last[1])
-        return dict(self._sign(now_ms, method, path))
+            return last
+        headers = self._sign(now_ms, method, path)
+        return self._last.get((method.upper(), path)) or (now_ms, headers)
 
     def _sign(self, now_ms: int, method: str, path: str) -> dict[str, str]:
         headers = auth_headers(self.key_id, self._key, now_ms, method, path)

@@ -146,18 +146,31 @@ class OrderWire:
         self.connects = 0
         """Connections opened so far (a warm pool keeps this near the orders in flight)."""
 
-    async def post(self, target: str, headers: Sequence[tuple[str, str]], body: bytes,
-                   content_type: str = "application/json") -> Answer:
-        """One POST; its bytes are written before the first await when a warm connection is free."""
-        data = self._encode(target, headers, body, content_type)
+    def head(self, target: str, headers: Sequence[tuple[str, str]], content_type: str = "application/json") -> bytes:
+        """A POST's request line and headers, all but its Content-Length: built and checked
+        once, then sent with every body that shares them (``post``, ``post_now``)."""
+        if not target.startswith("/") or " " in target or "\r" in target or "\n" in target:
+            raise ValueError(f"request target {target!r}: expected a path without spaces or line breaks")
+        names = "".join([name for name, _ in headers])
+        text = names + "".join([value for _, value in headers])
+        if "\r" in text or "\n" in text or ":" in names:  # one look at all of them: the usual case
+            name = next(n for n, v in headers if any(c in n or c in v for c in "\r\n") or ":" in n)
+            raise ValueError(f"header {name!r}: a name or value that would break the request")
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        return b"".join((f"POST {target} HTTP/1.1\r\n".encode("latin-1"), self._fixed,
+                         f"Content-Type: {content_type}\r\n{lines}".encode("latin-1")))
+
+    async def post(self, head: bytes, body: bytes) -> Answer:
+        """One POST (``head`` from :meth:`head`); its bytes are written before the first
+        await when a warm connection is free."""
+        data = self._request(head, body)
         connection = self._take_idle() or await self._open()
         return await self._exchange(connection, data)
 
-    def post_now(self, target: str, headers: Sequence[tuple[str, str]], body: bytes,
-                 content_type: str = "application/json") -> Coroutine[object, object, Answer] | None:
+    def post_now(self, head: bytes, body: bytes) -> Coroutine[object, object, Answer] | None:
         """Write one POST now, before returning, and give back its answer to await; None
         (nothing written) when no warm connection is free: ``post`` would open one."""
-        data = self._encode(target, headers, body, content_type)
+        data = self._request(head, body)
         connection = self._take_idle()
         return None if connection is None else self._exchange(connection, data)
 
@@ -239,17 +252,7 @@ class OrderWire:
         else:
             self._idle.append(connection)
 
-    def _encode(self, target: str, headers: Sequence[tuple[str, str]], body: bytes, content_type: str) -> bytes:
+    def _request(self, head: bytes, body: bytes) -> bytes:
         if self._closed:
             raise WireError("the order wire is closed")
-        if not target.startswith("/") or " " in target or "\r" in target or "\n" in target:
-            raise ValueError(f"request target {target!r}: expected a path without spaces or line breaks")
-        names = "".join([name for name, _ in headers])
-        text = names + "".join([value for _, value in headers])
-        if "\r" in text or "\n" in text or ":" in names:  # one look at all of them: the usual case
-            name = next(n for n, v in headers if any(c in n or c in v for c in "\r\n") or ":" in n)
-            raise ValueError(f"header {name!r}: a name or value that would break the request")
-        lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
-        return b"".join((f"POST {target} HTTP/1.1\r\n".encode("latin-1"), self._fixed,
-                         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{lines}\r\n"
-                         .encode("latin-1"), body))
+        return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)

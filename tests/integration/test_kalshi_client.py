@@ -547,6 +547,24 @@ async def test_send_order_writes_the_request_before_anyone_awaits_it(client: Kal
     assert order.client_order_id == intent(ts=2).client_order_id and len(server.orders) == 2
 
 
+async def test_orders_share_a_request_head_built_once_per_signature(server: FakeKalshi, sleeps: Recorder) -> None:
+    now = [1_700_000_000.0]
+    async with KalshiClient(server.url, KEY_ID, PRIVATE_PEM, writes_per_second=1000, timeout_s=2,
+                            rng=random.Random(1), sleep=sleeps, clock=lambda: now[0]) as c:
+        heads: list[bytes] = []
+        build = c._orders_wire.head
+        c._orders_wire.head = lambda *a: heads.append(build(*a)) or heads[-1]  # type: ignore[method-assign]
+        c.prepare_orders()  # signs, and builds the head, before the books arrive
+        assert len(heads) == 1
+        for ts in (1, 2, 3):
+            await c.send_order(intent(ts=ts))
+        assert len(heads) == 1
+        now[0] += 1.5  # past the signature's reuse window: signed afresh, a new head
+        await c.send_order(intent(ts=4))
+        assert len(heads) == 2 and heads[0] != heads[1]
+    assert server.bad_signatures == 0 and len(server.orders) == 4
+
+
 async def test_send_order_raises_a_refusal_only_when_awaited(client: KalshiClient, server: FakeKalshi) -> None:
     """The engine writes a tick's orders in a row: one refused must not stop the others
     (every failure reaches it through the await, where its failed-order path is)."""

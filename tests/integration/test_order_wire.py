@@ -94,7 +94,7 @@ async def test_one_connection_serves_request_after_request_and_the_server_sees_i
 
     async with aiohttp_server(handler) as url:
         wire = OrderWire(url, timeout_s=5)
-        answers = [await wire.post(ORDERS, SIGNED, b'{"ticker":"T","count":%d}' % i) for i in range(20)]
+        answers = [await wire.post(wire.head(ORDERS, SIGNED), b'{"ticker":"T","count":%d}' % i) for i in range(20)]
         await wire.close()
     assert wire.connects == 1
     assert [a.status for a in answers] == [201] * 20
@@ -116,8 +116,8 @@ async def test_chunked_answers_and_error_statuses_are_read_whole() -> None:
 
     async with aiohttp_server(handler) as url:
         wire = OrderWire(url, timeout_s=5)
-        first = await wire.post(ORDERS, SIGNED, b"{}")
-        second = await wire.post(ORDERS, SIGNED, b"{}")
+        first = await wire.post(wire.head(ORDERS, SIGNED), b"{}")
+        second = await wire.post(wire.head(ORDERS, SIGNED), b"{}")
         await wire.close()
     assert first == second == Answer(409, first.headers, b'{"error": {"code": "duplicate"}}')
     assert first.headers["retry-after"] == "2" and wire.connects == 1
@@ -128,7 +128,7 @@ async def test_an_answer_that_closes_the_connection_is_not_reused() -> None:
     async with raw_server(lambda _request: reply) as url:
         wire = OrderWire(url, timeout_s=5)
         for _ in range(3):
-            assert (await wire.post(ORDERS, SIGNED, b"{}")).body == b"{}"
+            assert (await wire.post(wire.head(ORDERS, SIGNED), b"{}")).body == b"{}"
         await wire.close()
     assert wire.connects == 3
 
@@ -143,12 +143,12 @@ async def test_what_is_not_a_whole_answer_fails_the_request_and_the_connection(r
     async with raw_server(lambda _request: reply, hang_up=True) as url:
         wire = OrderWire(url, timeout_s=5)
         if why is None:  # a whole answer, then one nobody asked for: the answer counts, the connection goes
-            assert (await wire.post(ORDERS, SIGNED, b"{}")).body == b"{}"
+            assert (await wire.post(wire.head(ORDERS, SIGNED), b"{}")).body == b"{}"
             await asyncio.sleep(0.05)
             assert wire._take_idle() is None
         else:
             with pytest.raises(WireError, match=why):
-                await wire.post(ORDERS, SIGNED, b"{}")
+                await wire.post(wire.head(ORDERS, SIGNED), b"{}")
         await wire.close()
 
 
@@ -156,7 +156,7 @@ async def test_no_answer_in_time_fails_and_drops_the_connection() -> None:
     async with aiohttp_server(_answers_after(2)) as url:
         wire = OrderWire(url, timeout_s=0.2)
         with pytest.raises(WireError, match="no answer within 0.2s"):
-            await wire.post(ORDERS, SIGNED, b"{}")
+            await wire.post(wire.head(ORDERS, SIGNED), b"{}")
         assert wire._take_idle() is None
         await wire.close()
 
@@ -166,17 +166,17 @@ async def test_nothing_listening_is_a_wire_error() -> None:
         pass  # closed again: nothing listens on that port now
     wire = OrderWire(url, timeout_s=2)
     with pytest.raises(WireError, match="could not connect"):
-        await wire.post(ORDERS, SIGNED, b"{}")
+        await wire.post(wire.head(ORDERS, SIGNED), b"{}")
     await wire.close()
     with pytest.raises(WireError, match="closed"):
-        await wire.post(ORDERS, SIGNED, b"{}")
+        await wire.post(wire.head(ORDERS, SIGNED), b"{}")
 
 
 async def test_warm_connections_carry_a_burst_without_opening_more() -> None:
     async with aiohttp_server(_answers_after(0.02)) as url:  # all five in flight at once
         wire = OrderWire(url, timeout_s=5)
         await _warmed(wire, 5)
-        answers = await asyncio.gather(*(wire.post(ORDERS, SIGNED, b"{}") for _ in range(5)))
+        answers = await asyncio.gather(*(wire.post(wire.head(ORDERS, SIGNED), b"{}") for _ in range(5)))
         wire.keep_warm(5)  # all five came back: nothing to open
         await wire.close()
     assert [a.status for a in answers] == [200] * 5 and wire.connects == 5
@@ -202,10 +202,10 @@ async def test_post_now_writes_before_returning_and_only_on_a_warm_connection() 
 
     async with aiohttp_server(handler) as url:
         wire = OrderWire(url, timeout_s=5)
-        assert not wire.warm and wire.post_now(ORDERS, SIGNED, b"{}") is None  # nothing written
+        assert not wire.warm and wire.post_now(wire.head(ORDERS, SIGNED), b"{}") is None  # nothing written
         await _warmed(wire, 1)
         assert wire.warm
-        answer = wire.post_now(ORDERS, SIGNED, b"{}")
+        answer = wire.post_now(wire.head(ORDERS, SIGNED), b"{}")
         assert answer is not None and not wire.warm  # its connection is taken
         await asyncio.wait_for(arrived.wait(), 5)  # the server has it, nobody awaited the answer yet
         release.set()
@@ -219,7 +219,7 @@ async def test_closing_the_wire_closes_a_connection_whose_answer_nobody_awaits()
     async with aiohttp_server(_answers_after(5)) as url:
         wire = OrderWire(url, timeout_s=5)
         await _warmed(wire, 1)
-        answer = wire.post_now(ORDERS, SIGNED, b"{}")
+        answer = wire.post_now(wire.head(ORDERS, SIGNED), b"{}")
         assert answer is not None
         connection = next(iter(wire._busy))
         await wire.close()
@@ -265,12 +265,12 @@ async def test_https_verifies_the_venue_and_keeps_the_connection(tmp_path: Path)
         trusting = ssl.create_default_context(cafile=str(cert_file))
         wire = OrderWire(f"https://localhost:{port}/trade-api/v2", timeout_s=5, ssl_context=trusting)
         for _ in range(3):
-            assert (await wire.post(ORDERS, SIGNED, b"{}")).body == b'{"ok": "{}"}'
+            assert (await wire.post(wire.head(ORDERS, SIGNED), b"{}")).body == b'{"ok": "{}"}'
         assert wire.connects == 1
         await wire.close()
         stranger = OrderWire(f"https://localhost:{port}/trade-api/v2", timeout_s=5)  # system CAs only
         with pytest.raises(WireError, match="CERTIFICATE_VERIFY_FAILED"):
-            await stranger.post(ORDERS, SIGNED, b"{}")
+            await stranger.post(stranger.head(ORDERS, SIGNED), b"{}")
         await stranger.close()
     finally:
         await runner.cleanup()
@@ -279,13 +279,13 @@ async def test_https_verifies_the_venue_and_keeps_the_connection(tmp_path: Path)
 def test_headers_and_targets_that_would_break_the_request_are_refused() -> None:
     wire = OrderWire("http://127.0.0.1:9/trade-api/v2", timeout_s=1)
     with pytest.raises(ValueError, match="would break the request"):
-        wire._encode(ORDERS, [("X-Evil", "a\r\nHost: other")], b"{}", "application/json")
+        wire.head(ORDERS, [("X-Evil", "a\r\nHost: other")])
     with pytest.raises(ValueError, match="'X-Evil'"):
-        wire._encode(ORDERS, [("X-Good", "a"), ("X-Evil", "b\nc")], b"{}", "application/json")
+        wire.head(ORDERS, [("X-Good", "a"), ("X-Evil", "b\nc")])
     with pytest.raises(ValueError, match="'Host: x'"):
-        wire._encode(ORDERS, [("Host: x", "y")], b"{}", "application/json")
+        wire.head(ORDERS, [("Host: x", "y")])
     with pytest.raises(ValueError, match="request target"):
-        wire._encode("/orders HTTP/1.0\r\n", [], b"{}", "application/json")
+        wire.head("/orders HTTP/1.0\r\n", [])
     with pytest.raises(ValueError, match="expected http"):
         OrderWire("ftp://127.0.0.1/x", timeout_s=1)
 
@@ -312,14 +312,14 @@ def test_headers_reach_the_venue_exactly_as_given_or_are_refused(headers: list[t
     wire = OrderWire("http://127.0.0.1:9/trade-api/v2", timeout_s=1)
     breaking = any("\r" in n or "\n" in n or ":" in n or "\r" in v or "\n" in v for n, v in headers)
     try:
-        data = wire._encode(ORDERS, headers, b'{"a":1}', "application/json")
+        data = wire._request(wire.head(ORDERS, headers), b'{"a":1}')
     except ValueError:
         assert breaking
         return
     assert not breaking
     seen = _HeadersSeen()
     httptools.HttpRequestParser(seen).feed_data(data)
-    assert seen.headers[-len(headers):] == headers if headers else True
+    assert seen.headers[-len(headers) - 1:-1] == headers  # (Content-Length comes last)
     assert seen.body == b'{"a":1}'
 
 

@@ -117,6 +117,19 @@ def test_the_signer_reuses_a_signature_only_for_the_same_message_within_its_wind
                                 headers["KALSHI-ACCESS-SIGNATURE"])
 
 
+def test_signed_is_one_tuple_while_its_signature_is_reused() -> None:
+    """What a caller builds from it (the order wire's request head) lives as long as it."""
+    signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=100)
+    orders = "/trade-api/v2/portfolio/orders"
+    first = signer.signed(TS, "POST", orders)
+    assert signer.signed(TS + 100, "POST", orders) is first and signer.signatures == 1
+    later = signer.signed(TS + 101, "POST", orders)
+    assert later is not first and later[0] == TS + 101 and signer.signed(TS + 150, "POST", orders) is later
+    assert later[1] == signer.headers(TS + 150, "POST", orders)
+    no_reuse = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=0)
+    assert no_reuse.signed(TS, "POST", orders) is not no_reuse.signed(TS, "POST", orders)
+
+
 def test_prepare_signs_ahead_only_when_the_held_signature_would_expire_within_the_horizon() -> None:
     signer = RequestSigner("key-1", load_private_key(PRIVATE_PEM), reuse_ms=1000)
     orders = "/trade-api/v2/portfolio/orders"
