@@ -37,6 +37,7 @@ from strategies.base import SIDE_YES, Strategy
 
 log = get_logger("edgewarden.engine")
 
+REASON_NAMES = {int(r): r.name for r in Reason}
 SIDES = (Side.YES, Side.NO)
 """By the kernels' side code (strategies.base.SIDE_YES, SIDE_NO)."""
 QUIET_BEFORE_CYCLE_S = 0.05
@@ -268,7 +269,7 @@ class Engine:
         if sendable is not None:
             room = min(room, sendable)
         decision = self.decider.decide(self.board, self.gate, now, room)
-        if not len(decision.proposals):
+        if not len(decision):
             return None
         tickers, names, tif = self.board.tickers, self.decider.names, self.time_in_force
         orders = []
@@ -291,22 +292,19 @@ class Engine:
 
     def _record(self, decided: Decided, now: int) -> None:
         """Every verdict is a ledger row, and a count by reason."""
-        p, verdicts = decided.decision.proposals, decided.decision.verdicts
-        names = [self.decider.names[code] for code in decided.decision.strategy.tolist()]
         coids = {i: s.intent.client_order_id for i, s in decided.orders}
-        reasons = [Reason(r).name for r in verdicts.reason.tolist()]
-        sides = ["yes" if side == SIDE_YES else "no" for side in p.side.tolist()]
-        tickers = self.board.tickers
-        self.ledger.append("decisions", [
-            {"ts_ns": now, "client_order_id": coids.get(i), "ticker": tickers[slot],
-             "side": sides[i], "action": "buy", "price": price, "proposed_count": cap,
-             "approved_count": count, "reason": reasons[i], "strategy": names[i], "fair_probability": fair}
-            for i, (slot, price, cap, count, fair) in enumerate(zip(
-                p.slot.tolist(), p.price.tolist(), p.size_cap.tolist(), verdicts.count.tolist(),
-                p.fair.tolist(), strict=True))
-        ])
-        for name, n in Counter(reasons).items():
-            self.metrics.decisions.labels(reason=name).inc(n)
+        tickers, names = self.board.tickers, self.decider.names
+        rows, reasons = [], Counter()
+        for i, ((slot, side, price, cap, strategy, count, reason, _, _), fair) in enumerate(zip(
+                decided.decision.table.tolist(), decided.decision.fair.tolist(), strict=True)):
+            reasons[reason] += 1
+            rows.append({"ts_ns": now, "client_order_id": coids.get(i), "ticker": tickers[slot],
+                         "side": "yes" if side == SIDE_YES else "no", "action": "buy", "price": price,
+                         "proposed_count": cap, "approved_count": count, "reason": REASON_NAMES[reason],
+                         "strategy": names[strategy], "fair_probability": fair})
+        self.ledger.append("decisions", rows)
+        for reason, n in reasons.items():
+            self.metrics.decisions.labels(reason=REASON_NAMES[reason]).inc(n)
 
     def _flush_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []

@@ -12,25 +12,28 @@ import numpy as np
 from strategies.base import MarketView
 from strategies.kernels import masked_quotes
 
+QUOTE_ROWS = ("yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size", "book_ts")
+"""The rows of ``MarketBoard.quotes``: one array, so the tick's kernel takes the board in one
+argument (each array crossing into numba costs, and more so with cold caches)."""
+
 
 class MarketBoard:
     def __init__(self, capacity: int = 1024) -> None:
         self.tickers: list[str] = []
-        self.yes_bid = np.zeros(capacity, np.int64)
-        self.yes_ask = np.zeros(capacity, np.int64)
-        self.yes_bid_size = np.zeros(capacity, np.int64)
-        self.yes_ask_size = np.zeros(capacity, np.int64)
-        self.book_ts = np.zeros(capacity, np.int64)
+        self._set_quotes(np.zeros((len(QUOTE_ROWS), capacity), np.int64))
         self.fair_yes = np.full(capacity, np.nan)
         self.open = np.zeros(capacity, np.bool_)
+
+    def _set_quotes(self, quotes: np.ndarray) -> None:
+        self.quotes = quotes
+        self.yes_bid, self.yes_ask, self.yes_bid_size, self.yes_ask_size, self.book_ts = quotes
 
     def add(self, ticker: str, slot: int) -> None:
         if slot != len(self.tickers):
             raise ValueError(f"board slot {slot} for {ticker} is out of step with the gate")
-        if slot >= len(self.yes_bid):
-            for name in ("yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size", "book_ts", "open"):
-                old = getattr(self, name)
-                setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
+        if slot >= self.quotes.shape[1]:
+            self._set_quotes(np.concatenate([self.quotes, np.zeros_like(self.quotes)], axis=1))
+            self.open = np.concatenate([self.open, np.zeros_like(self.open)])
             self.fair_yes = np.concatenate([self.fair_yes, np.full(len(self.fair_yes), np.nan)])
         self.tickers.append(ticker)
 

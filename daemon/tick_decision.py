@@ -33,30 +33,34 @@ from strategies.odds_edge import OddsEdge
 THROTTLED = int(Reason.THROTTLED)
 FLB, ODDS_EDGE = 0, 1
 """Strategy codes in the kernel's ``strategy`` column."""
+PROPOSAL_COLUMNS = ("slot", "side", "price", "size_cap", "strategy", "count", "reason", "reserved", "reduced")
+"""The columns of the kernel's table: one row per proposal, its verdict beside it."""
 ORDER_COLUMNS = ("row", "slot", "side", "price", "count", "reserved", "reduced", "strategy")
 """The columns of the approved-orders table the kernel returns (one row per order)."""
 
 
 @njit(cache=True, nogil=True)
 def screen_and_decide(
-    n, is_open, yes_bid, yes_ask, yes_bid_size, yes_ask_size, fair_yes,
-    flb_on, curve_prices, curve_excess, favourite_threshold, longshot_threshold, flb_min_edge, flb_fee_ppm,
+    n, quotes, is_open, fair_yes,
+    flb_on, curve, favourite_threshold, longshot_threshold, flb_min_edge, flb_fee_ppm,
     odds_on, odds_min_edge, odds_fee_ppm,
     now_ns, position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total, reducing,
     trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
     max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, room, throttled,
 ):
-    """Proposals (slot, side, price, fair, size_cap, strategy), verdicts (count, reason,
-    reserved, reduced) and the approved orders (``ORDER_COLUMNS``, and their fair values)."""
+    """(proposals and verdicts as ``PROPOSAL_COLUMNS``, their fair probabilities, the approved
+    orders as ``ORDER_COLUMNS``, their fair probabilities). ``quotes``: MarketBoard.quotes;
+    ``curve``: the calibration's prices and excesses as two rows. Few arguments and results
+    on purpose: each array crossing the boundary costs (~3 µs each with cold caches)."""
     bid, ask, bid_size, ask_size = masked_quotes(
-        is_open[:n], yes_bid[:n], yes_ask[:n], yes_bid_size[:n], yes_ask_size[:n])
+        is_open[:n], quotes[0, :n], quotes[1, :n], quotes[2, :n], quotes[3, :n])
     rows = 4 * n  # each strategy proposes at most a YES and a NO per market
     slot, side = np.empty(rows, np.int64), np.empty(rows, np.int8)
     price, fair, size_cap = np.empty(rows, np.int64), np.empty(rows, np.float64), np.empty(rows, np.int64)
     strategy = np.empty(rows, np.int64)
     k = 0
     if flb_on and n > 0:
-        k = flb_select(bid, ask, bid_size, ask_size, curve_prices, curve_excess, favourite_threshold,
+        k = flb_select(bid, ask, bid_size, ask_size, curve[0], curve[1], favourite_threshold,
                        longshot_threshold, flb_min_edge, flb_fee_ppm, slot, side, price, fair, size_cap)
         strategy[:k] = FLB
     if odds_on and n > 0:
@@ -64,18 +68,21 @@ def screen_and_decide(
                                  slot[k:], side[k:], price[k:], fair[k:], size_cap[k:])
         strategy[k:k + added] = ODDS_EDGE
         k += added
-    slot, side, price, fair, size_cap, strategy = slot[:k], side[:k], price[:k], fair[:k], size_cap[:k], strategy[:k]
     count, reason = np.zeros(k, np.int64), np.zeros(k, np.int64)
     out_reserved, out_reduced = np.zeros(k, np.int64), np.zeros(k, np.int64)
     rk.decide_batch(
-        slot, side.astype(np.int64), np.zeros(k, np.int64), price, fair, size_cap, now_ns,
-        position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total, reducing,
-        trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap, total_cap,
-        max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, count, reason, out_reserved,
-        out_reduced, room, throttled,
+        slot[:k], side[:k].astype(np.int64), np.zeros(k, np.int64), price[:k], fair[:k], size_cap[:k],
+        now_ns, position, cost, reserved, group, group_exposure, book_ts, spread, blocked, total,
+        reducing, trading_state, capital, kelly_fraction, min_edge, position_cap, group_cap,
+        total_cap, max_order_count, fee_rate_ppm, stale_book_ns, max_spread_bps, count, reason,
+        out_reserved, out_reduced, room, throttled,
     )
+    table = np.empty((k, 9), np.int64)
     m = 0
     for i in range(k):
+        table[i, 0], table[i, 1], table[i, 2], table[i, 3] = slot[i], side[i], price[i], size_cap[i]
+        table[i, 4], table[i, 5], table[i, 6] = strategy[i], count[i], reason[i]
+        table[i, 7], table[i, 8] = out_reserved[i], out_reduced[i]
         if count[i] > 0:
             m += 1
     orders, order_fair = np.empty((m, 8), np.int64), np.empty(m, np.float64)
@@ -87,19 +94,35 @@ def screen_and_decide(
             orders[j, 7] = strategy[i]
             order_fair[j] = fair[i]
             j += 1
-    return (slot, side, price, fair, size_cap, strategy, count, reason, out_reserved, out_reduced,
-            orders, order_fair)
+    return table, fair[:k].copy(), orders, order_fair
 
 
 @dataclass(frozen=True, slots=True)
 class TickDecision:
-    proposals: Proposals
-    strategy: np.ndarray
-    """Per proposal, the index into ``TickDecider.names`` of the strategy that made it."""
-    verdicts: Verdicts
+    table: np.ndarray
+    """One row per proposal (``PROPOSAL_COLUMNS``): what was proposed and the gate's verdict."""
+    fair: np.ndarray
+    """Per proposal, the fair probability of the side proposed."""
     orders: list[list[int]]
     """The approved proposals, one ``ORDER_COLUMNS`` row each, in proposal order."""
     order_fair: list[float]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def proposals(self) -> Proposals:
+        t = self.table
+        return Proposals(t[:, 0].copy(), t[:, 1].astype(np.int8), t[:, 2].copy(), self.fair, t[:, 3].copy())
+
+    @property
+    def verdicts(self) -> Verdicts:
+        t = self.table
+        return Verdicts(t[:, 5].copy(), t[:, 6].copy(), t[:, 7].copy(), t[:, 8].copy())
+
+    @property
+    def strategy(self) -> np.ndarray:
+        return self.table[:, 4].copy()
 
 
 class TickDecider:
@@ -116,7 +139,11 @@ class TickDecider:
         self.odds = odds[0] if odds else None
         self.names = ["flb" if self.flb is None else self.flb.name,
                       "odds_edge" if self.odds is None else self.odds.name]
-        self._flb_args = self._flb_arguments()
+        f = self.flb
+        self._flb_args = (
+            (False, np.zeros((2, 2)), 0, 0, 0.0, 0) if f is None else
+            (bool(f.enabled), np.ascontiguousarray(np.stack([f.curve.prices, f.curve.excess])),
+             int(f.favourite_threshold), int(f.longshot_threshold), float(f.min_edge), int(f.fee_rate_ppm)))
         o = self.odds
         self._odds_args = (False, 0.0, 0) if o is None else (bool(o.enabled), float(o.min_edge), int(o.fee_rate_ppm))
 
@@ -124,24 +151,13 @@ class TickDecider:
     def enabled(self) -> bool:
         return bool(self._flb_args[0] or self._odds_args[0])
 
-    def _flb_arguments(self) -> tuple:
-        s = self.flb
-        if s is None:
-            empty = np.zeros(2, np.float64)
-            return (False, empty, empty, 0, 0, 0.0, 0)
-        return (bool(s.enabled), s.curve.prices, s.curve.excess, int(s.favourite_threshold),
-                int(s.longshot_threshold), float(s.min_edge), int(s.fee_rate_ppm))
-
     def decide(self, board: MarketBoard, gate: RiskGate, now_ns: int, room: int) -> TickDecision:
         """Every enabled strategy over every open market, then the gate, keeping at most
         ``room`` approvals (the best edges; the rest are THROTTLED)."""
-        (slot, side, price, fair, size_cap, strategy, count, reason, reserved, reduced, orders,
-         order_fair) = screen_and_decide(
-            len(board.tickers), board.open, board.yes_bid, board.yes_ask, board.yes_bid_size,
-            board.yes_ask_size, board.fair_yes, *self._flb_args, *self._odds_args, now_ns,
-            *gate.kernel_args(), max(0, room), THROTTLED)
-        return TickDecision(Proposals(slot, side, price, fair, size_cap), strategy,
-                            Verdicts(count, reason, reserved, reduced), orders.tolist(), order_fair.tolist())
+        table, fair, orders, order_fair = screen_and_decide(
+            len(board.tickers), board.quotes, board.open, board.fair_yes, *self._flb_args,
+            *self._odds_args, now_ns, *gate.kernel_args(), max(0, room), THROTTLED)
+        return TickDecision(table, fair, orders.tolist(), order_fair.tolist())
 
     def warm_up(self, gate: RiskGate) -> None:
         """Load the compiled kernel now (numba's cache), not on the first tick's path: no
