@@ -316,11 +316,13 @@ class Engine:
         # its answer is awaited in a task: the tick does not wait for answers (a rate-limited
         # burst would hold back the next look at the books). Their exposure stays reserved in
         # the gate until the answer, and until their fills are in the positions.
-        loop = asyncio.get_running_loop()
-        sent_at: list[int] = []
+        # All requests first, then their tasks: a task made between two writes would delay the second.
+        placings, sent_at = [], []
         for sent in to_send:
-            placing = self.venue.send_order(sent.intent)
+            placings.append(self.venue.send_order(sent.intent))
             sent_at.append(self.clock())
+        loop = asyncio.get_running_loop()
+        for sent, placing in zip(to_send, placings, strict=True):
             task = loop.create_task(self._send(sent, placing))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
