@@ -6,8 +6,8 @@ tick-to-order latency — from the moment a refresh has the books (``book_ready_
 moment the venue client's ``send_order`` returns, having written the request when a token
 and a warm connection were at hand, so the network is excluded — as p50 and p99 (and to the
 moment its bytes are written to the socket, which for an order that had to wait for the write
-rate limit or a connection includes that wait), next to the decision alone (view + strategies
-+ gate + intents: the baseline the rest is measured against), the write-ahead of the intents
+rate limit or a connection includes that wait), next to the decision alone (strategies
+and gate in one kernel call, then the intents: the baseline the rest is measured against), the write-ahead of the intents
 to their journal (with ``fsync``, the part that is the disk's), with ``os`` the loop thread's
 CPU time over the same stretch (what the wall time has beyond it, the thread spent not
 running), and the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
@@ -155,7 +155,7 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
               f"p50 {np.percentile(wire, 50):6.0f} µs   p99 {np.percentile(wire, 99):6.0f} µs   "
               f"(after the write rate limit; {engine.venue._orders_wire.connects} connections opened)")
     if len(base):
-        print(f"  baseline, the decision alone (view + strategies + gate + intents): "
+        print(f"  baseline, the decision alone (strategies + gate in one kernel call, then the intents): "
               f"p50 {np.percentile(base, 50):6.0f} µs   p99 {np.percentile(base, 99):6.0f} µs")
         if len(lat):
             print(f"  ratio tick-to-order / decision (p50): {np.percentile(lat, 50) / max(np.percentile(base, 50), 1):.1f}x")
