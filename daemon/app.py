@@ -114,7 +114,7 @@ class Daemon:
         await asyncio.to_thread(self.engine.decider.warm_up, gate)
         self.odds = self._odds_poller()
         await asyncio.to_thread(self._rebuild_from_ledger)
-        await self.engine.refresh_markets()
+        await self.engine.refresh_markets(sample_books=False)
         report = await reconcile(self.engine, self.ledger)
         self.reconciled = report.ok
         if not report.ok:

@@ -141,8 +141,13 @@ class Engine:
         self._strategies = list(strategies)
 
     # ------------------------------------------------------------------ market data
-    async def refresh_markets(self) -> int:
-        """Poll top of book for every open market (one paginated call) and the exchange status."""
+    async def refresh_markets(self, sample_books: bool = True) -> int:
+        """Poll top of book for every open market (one paginated call) and the exchange status.
+
+        ``sample_books=False`` (the start-up refresh, for reconciliation): no book samples.
+        A sample is a moment the engine decided on; a backtest replays each one as such, and
+        this refresh is followed by no decision.
+        """
         now = self.clock()
         try:
             status = await self.venue.exchange_status()
@@ -151,7 +156,7 @@ class Engine:
             self._venue_error("refresh_markets", exc, now)
             return 0
         self.watch.inputs.trading_active = bool(status.trading_active)
-        sample = self.state.ticks % self.book_sample_every == 0
+        sample = sample_books and self.state.ticks % self.book_sample_every == 0
         new_rows, snapshots = [], []
         # A market missing from the open list has closed: nothing may trade on its last quote.
         self.board.open[: len(self.board.tickers)] = False
