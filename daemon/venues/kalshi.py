@@ -195,9 +195,7 @@ class KalshiClient(Venue):
         endpoint = f"POST {ORDERS}"
         try:
             if sent is None:
-                if self._closed:
-                    raise Unavailable("the Kalshi client is closed")
-                await self._writes.acquire()
+                await self._token("POST")
                 sent = self._orders_wire.post(self._order_head(), payload)
             answer = await sent
         except WireError as exc:
@@ -221,10 +219,14 @@ class KalshiClient(Venue):
 
     async def _signed(self, method: str, path: str) -> dict[str, str]:
         """A token from the request's rate bucket, then the auth headers (a fresh dict)."""
+        await self._token(method)
+        return self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
+
+    async def _token(self, method: str) -> None:
+        """A token from the request's rate bucket (none once closed)."""
         if self._closed:  # a task still running at shutdown must not leak a new pool
             raise Unavailable("the Kalshi client is closed")
         await (self._writes if method in WRITE_METHODS else self._reads).acquire()
-        return self._signer.headers(int(self._clock() * 1000), method, self._prefix + path)
 
     def _decoded(self, endpoint: str, status: int, raw: bytes, retry_after: str | None) -> Any:
         if 200 <= status < 300:
