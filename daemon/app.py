@@ -45,6 +45,7 @@ from daemon.sdnotify import Notifier, watchdog_interval_s
 from daemon.status_view import lock_json, position_json
 from daemon.strategy_factory import build_strategies
 from daemon.supervisor import RestartPolicy, Supervisor, TaskSpec
+from daemon.tick_decision import compile_aside
 from daemon.venue_factory import VenueHandle, build_venue
 from daemon.venues.sim.odds_feed import DEFAULT_API_KEY as SIM_ODDS_KEY
 from market.orders import TimeInForce
@@ -109,8 +110,11 @@ class Daemon:
             s.engine.book_sample_every_ticks, group_of=group_resolver(s.risk.correlation_groups),
             fair_of=self._fair_of, max_in_flight=max(1, int(s.venue.kalshi.writes_per_second)),
         )
-        # The tick's kernel loads (or compiles) now, before any book is read, not on the first
-        # order's path.
+        # The tick's kernel loads now, before any book is read, not on the first order's path;
+        # compiled (when not cached) in a child process, which keeps LLVM's memory out of ours.
+        failed = await compile_aside()
+        if failed is not None:
+            log.warning("tick_kernel_compiled_here", reason=failed)
         await asyncio.to_thread(self.engine.decider.warm_up, gate)
         self.odds = self._odds_poller()
         await asyncio.to_thread(self._rebuild_from_ledger)

@@ -7,11 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from config import load_settings
-from daemon.strategy_factory import build_strategies
-from daemon.tick_decision import TickDecider
-from risk.gate import RiskGate
-from risk.limits import RiskLimits
+from daemon.tick_decision import warm_up_default
 from tests.integration.daemon_harness import STARTED
 
 
@@ -30,8 +26,5 @@ def tick_kernel_compiled() -> None:
     """With a shared numba cache (CI sets NUMBA_CACHE_DIR for the run), the daemon's tick
     kernel is compiled once here, before any test's daemon would spend ~10 s of its start on
     it (and of its ``--duration``)."""
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        return  # each daemon then caches under its own data directory
-    settings = load_settings(None)
-    limits = RiskLimits.from_settings(settings.risk, settings.fees)
-    TickDecider(build_strategies(settings.strategies, limits)).warm_up(RiskGate(limits))
+    if os.environ.get("NUMBA_CACHE_DIR"):  # else each daemon caches under its own data directory
+        warm_up_default()

@@ -65,6 +65,9 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
     assert engine is not None
     to_order: list[int] = []
     first_of_tick: dict[int, int] = {}
+    place_in_tick: list[int] = []
+    """Per order, how many of its tick's orders were sent before it."""
+    sent_of_tick: dict[int, int] = {}
     decide: list[int] = []
     intent_write: list[int] = []
     send = engine.venue.send_order
@@ -88,6 +91,8 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
         cpu_to_order.append(time.thread_time_ns() - cpu_at_book[0])
         to_order.append(waited)
         first_of_tick.setdefault(engine.state.book_ready_ns, waited)
+        place_in_tick.append(sent_of_tick.get(engine.state.book_ready_ns, 0))
+        sent_of_tick[engine.state.book_ready_ns] = place_in_tick[-1] + 1
         return placing
 
     engine.venue.send_order = timed_send  # type: ignore[method-assign]
@@ -150,6 +155,12 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
                   f"p99 {np.percentile(cpu, 99):6.0f} µs   (the rest: the thread was not running)")
         print(f"  book available → request sent, first order of each refresh: "
               f"p50 {np.percentile(first, 50):8.0f} µs   p99 {np.percentile(first, 99):8.0f} µs")
+        place = np.array(place_in_tick)
+        for low, high in ((1, 4), (5, 9)):
+            of = lat[(place >= low) & (place <= high)]
+            if len(of):
+                print(f"    orders {low + 1}–{high + 1} of their tick ({len(of) / len(lat):.0%} of orders): "
+                      f"p50 {np.percentile(of, 50):6.0f} µs   p99 {np.percentile(of, 99):6.0f} µs")
     if len(wire):
         print(f"  book available → its bytes written to the socket, every order: "
               f"p50 {np.percentile(wire, 50):6.0f} µs   p99 {np.percentile(wire, 99):6.0f} µs   "
