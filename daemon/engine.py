@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from daemon.ledger import Ledger
-from daemon.ledger.rows import intent_row, order_row
+from daemon.ledger.rows import order_row
 from daemon.ledger.trade_csv import TradeRow, append_trades
 from daemon.ledger.writer import HOLD_MAX_S
 from daemon.logs import get_logger
@@ -293,7 +293,7 @@ class Engine:
         if not decided.orders:
             return 0
         sends = [sent for _, sent in decided.orders]
-        await self.ledger.write_ahead([intent_row(s.intent) for s in sends])
+        await self.ledger.write_ahead_intents([s.intent for s in sends])
         self._start_sends(sends, now)
         await asyncio.sleep(0)  # an order that could not be written at once starts its path first
         return len(sends)

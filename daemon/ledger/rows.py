@@ -6,15 +6,25 @@ from typing import Any
 
 from market.orders import Action, Order, OrderIntent, Side, TimeInForce
 
+INTENT_COLUMNS = (
+    "ts_ns", "client_order_id", "ticker", "side", "action", "price", "count", "time_in_force",
+    "post_only", "reduce_only", "strategy", "fair_probability", "decision_ts_ns",
+)
+
+
+def intent_values(intent: OrderIntent) -> tuple[Any, ...]:
+    """An ``order_intents`` row as values in ``INTENT_COLUMNS`` order: the order path's form
+    (``Ledger.write_ahead_intents``), with no dict per order."""
+    return (
+        intent.decision_ts_ns, intent.client_order_id, intent.ticker, intent.side.value,
+        intent.action.value, intent.price, intent.count, intent.time_in_force.value,
+        intent.post_only, intent.reduce_only, intent.strategy, intent.fair_probability,
+        intent.decision_ts_ns,
+    )
+
 
 def intent_row(intent: OrderIntent) -> dict[str, Any]:
-    return {
-        "ts_ns": intent.decision_ts_ns, "client_order_id": intent.client_order_id,
-        "ticker": intent.ticker, "side": intent.side.value, "action": intent.action.value,
-        "price": intent.price, "count": intent.count, "time_in_force": intent.time_in_force.value,
-        "post_only": intent.post_only, "reduce_only": intent.reduce_only, "strategy": intent.strategy,
-        "fair_probability": intent.fair_probability, "decision_ts_ns": intent.decision_ts_ns,
-    }
+    return dict(zip(INTENT_COLUMNS, intent_values(intent), strict=True))
 
 
 def intent_from_row(row: dict[str, Any]) -> OrderIntent:

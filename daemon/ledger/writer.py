@@ -43,9 +43,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from daemon.logs import get_logger
+from market.orders import OrderIntent
 
 from .intent_journal import IntentJournal, lock_directory, recover_segments
 from .migrate import LedgerError, connect, migrate, table_columns
+from .rows import INTENT_COLUMNS, intent_values
 from .schema import TABLES
 
 log = get_logger("edgewarden.ledger")
@@ -95,6 +97,8 @@ class Ledger:
         self._intent_required: list[int] = []
         """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
         self._intent_key = 0
+        self._intent_order = operator.itemgetter(*range(len(INTENT_COLUMNS)))
+        """``INTENT_COLUMNS`` values → the table's column order (set when the ledger opens)."""
         """Position of ``client_order_id`` in an ``order_intents`` row."""
         self._recent_ids: set[str] = set()
         self._older_ids: set[str] = set()
@@ -154,6 +158,11 @@ class Ledger:
         required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
         self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
         self._intent_key = self._columns["order_intents"].index("client_order_id")
+        columns = self._columns["order_intents"]
+        if set(columns) != set(INTENT_COLUMNS):
+            raise LedgerError(f"order_intents has columns {', '.join(columns)}; this version writes "
+                              f"{', '.join(INTENT_COLUMNS)}")
+        self._intent_order = operator.itemgetter(*[INTENT_COLUMNS.index(c) for c in columns])
         last = self._recover_journal()
         journal = IntentJournal(self.journal_dir, self._columns["order_intents"],
                                 sync=self.intent_sync == "fsync", on_rotate=self._retire_later)
@@ -186,10 +195,17 @@ class Ledger:
         A client_order_id already written ahead (recently: this segment or the last) is
         refused, as the table's unique key would refuse it, but before anything is sent.
         """
+        await self._write_ahead_values(self._tuples("order_intents", rows))
+
+    async def write_ahead_intents(self, intents: Iterable[OrderIntent]) -> None:
+        """``write_ahead`` of these intents, their rows made as values (no dict per order)."""
+        order = self._intent_order
+        await self._write_ahead_values([order(intent_values(intent)) for intent in intents])
+
+    async def _write_ahead_values(self, tuples: list[tuple[Any, ...]]) -> None:
         journal = self._journal
         if journal is None or self._closing:
             raise LedgerError("ledger is closed")
-        tuples = self._tuples("order_intents", rows)
         columns = self._columns["order_intents"]
         for index, values in enumerate(tuples):  # what the ledger would refuse, refused before the send
             missing = [columns[i] for i in self._intent_required if values[i] is None]

@@ -115,14 +115,14 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
 
     engine.trade = timed_trade  # type: ignore[method-assign]
     ledger = daemon.ledger
-    write_ahead = ledger.write_ahead
+    write_ahead = ledger.write_ahead_intents
 
-    async def timed_write_ahead(rows):
+    async def timed_write_ahead(intents):
         start = time.perf_counter_ns()
-        await write_ahead(rows)
+        await write_ahead(intents)
         intent_write.append(time.perf_counter_ns() - start)
 
-    ledger.write_ahead = timed_write_ahead  # type: ignore[method-assign]
+    ledger.write_ahead_intents = timed_write_ahead  # type: ignore[method-assign]
     supervisor = Supervisor(daemon, RestartPolicy(), 10.0)
     daemon.supervisor = supervisor
     loop = asyncio.get_running_loop()

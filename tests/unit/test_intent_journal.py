@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from daemon.ledger import Ledger, LedgerError, LedgerReader
 from daemon.ledger.intent_journal import IntentJournal, encode_line, read_segment, segments
-from market.orders import Action, Side, TimeInForce
+from daemon.ledger.rows import intent_from_row, intent_row
+from market.orders import Action, OrderIntent, Side, TimeInForce
 
 
 def intent(coid: str, **extra: object) -> dict[str, object]:
@@ -43,6 +44,23 @@ async def test_write_ahead_is_in_the_journal_at_once_and_in_the_ledger_after(tmp
     assert rows["b"]["fair_probability"] is None
     await ledger.close()
     assert segments(ledger.journal_dir) == []  # everything committed: nothing left to recover
+
+
+async def test_intents_written_ahead_as_values_are_the_rows_their_dicts_would_be(tmp_path: Path) -> None:
+    """The order path's form (``write_ahead_intents``) against the general one, column for column."""
+    made = [OrderIntent.create("KX-T", side, Action.BUY, 4_500, 300, "flb", 0.61, 7 + i, TimeInForce.IOC)
+            for i, side in enumerate((Side.YES, Side.NO))]
+    by_values, by_dicts = await Ledger.open(tmp_path / "v.sqlite"), await Ledger.open(tmp_path / "d.sqlite")
+    await by_values.write_ahead_intents(made)
+    await by_dicts.write_ahead([intent_row(i) for i in made])
+    lines = [read_segment(segments(ledger.journal_dir)[0]) for ledger in (by_values, by_dicts)]
+    assert lines[0] == lines[1] and len(lines[0]) == 2
+    with pytest.raises(LedgerError, match="written ahead already"):
+        await by_values.write_ahead_intents(made[:1])
+    for ledger in (by_values, by_dicts):
+        await ledger.close()
+    assert stored(tmp_path / "v.sqlite") == stored(tmp_path / "d.sqlite")
+    assert [intent_from_row(r) for r in stored(tmp_path / "v.sqlite").values()] == made
 
 
 async def test_a_crash_before_the_commit_is_recovered_at_the_next_open(tmp_path: Path) -> None:
