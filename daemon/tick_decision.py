@@ -17,6 +17,7 @@ gives); anything else is refused when the decider is built, not mid-tick.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -177,8 +178,10 @@ async def compile_aside(timeout_s: float = 300.0) -> str | None:
     one only loads it: a process that compiles keeps ~60 MB of LLVM's memory for its life
     (measured: 233 MB after compiling, 171 MB after loading). None on success, else why not
     (the caller then compiles it itself)."""
+    # The built-in defaults, whatever this process's environment overrides: the types are the same.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEWARDEN_")}
     child = await asyncio.create_subprocess_exec(
-        sys.executable, *COMPILE_ASIDE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sys.executable, *COMPILE_ASIDE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         _, err = await asyncio.wait_for(child.communicate(), timeout_s)
     except TimeoutError:
@@ -191,8 +194,9 @@ async def compile_aside(timeout_s: float = 300.0) -> str | None:
 
 
 def warm_up_default() -> None:
-    """The kernel for the default settings' strategies and gate: the same argument types as
-    any configuration's (``TickDecider`` and ``RiskLimits.from_settings`` fix them)."""
+    """The kernel for the built-in default settings' strategies and gate (no environment
+    overrides): the same argument types as any configuration's (``TickDecider`` and
+    ``RiskLimits.from_settings`` fix them)."""
     from config import load_settings
     from daemon.strategy_factory import build_strategies
     from risk.limits import RiskLimits

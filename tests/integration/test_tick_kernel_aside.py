@@ -12,6 +12,7 @@ from daemon import tick_decision
 async def test_a_child_process_leaves_the_kernel_in_the_numba_cache(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("EDGEWARDEN_RISK__KELLY_FRACTION", "not a number")  # the child uses the defaults
     assert await tick_decision.compile_aside() is None
     assert list(tmp_path.rglob("tick_decision.screen_and_decide-*.nbi"))
     assert list(tmp_path.rglob("tick_decision.screen_and_decide-*.nbc"))
