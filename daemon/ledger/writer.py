@@ -97,9 +97,9 @@ class Ledger:
         self._intent_required: list[int] = []
         """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
         self._intent_key = 0
+        """Position of ``client_order_id`` in an ``order_intents`` row."""
         self._intent_order = operator.itemgetter(*range(len(INTENT_COLUMNS)))
         """``INTENT_COLUMNS`` values → the table's column order (set when the ledger opens)."""
-        """Position of ``client_order_id`` in an ``order_intents`` row."""
         self._recent_ids: set[str] = set()
         self._older_ids: set[str] = set()
         """client_order_ids written ahead into the current and the previous segment."""
