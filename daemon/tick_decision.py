@@ -28,9 +28,9 @@ from numba import njit
 
 from daemon.market_board import MarketBoard
 from risk import kernels as rk
-from risk.gate import RiskGate, Verdicts
+from risk.gate import RiskGate
 from risk.reasons import Reason
-from strategies.base import Proposals, Strategy
+from strategies.base import Strategy
 from strategies.flb import FavouriteLongshot
 from strategies.kernels import flb_select, masked_quotes, odds_edge_select
 from strategies.odds_edge import OddsEdge
@@ -115,19 +115,9 @@ class TickDecision:
     def __len__(self) -> int:
         return len(self.table)
 
-    @property
-    def proposals(self) -> Proposals:
-        t = self.table
-        return Proposals(t[:, 0].copy(), t[:, 1].astype(np.int8), t[:, 2].copy(), self.fair, t[:, 3].copy())
-
-    @property
-    def verdicts(self) -> Verdicts:
-        t = self.table
-        return Verdicts(t[:, 5].copy(), t[:, 6].copy(), t[:, 7].copy(), t[:, 8].copy())
-
-    @property
-    def strategy(self) -> np.ndarray:
-        return self.table[:, 4].copy()
+    def column(self, name: str) -> list[int]:
+        """One of ``PROPOSAL_COLUMNS``, as a list."""
+        return self.table[:, PROPOSAL_COLUMNS.index(name)].tolist()
 
 
 class TickDecider:

@@ -68,11 +68,12 @@ def test_the_fused_decision_equals_the_separate_steps(quotes, flb_on, odds_on, r
     decider = TickDecider(strategies)
     got = decider.decide(board, gate, NOW, room)
 
-    for column in ("slot", "side", "price", "fair", "size_cap"):
-        assert getattr(got.proposals, column).tolist() == getattr(p, column).tolist(), column
-    assert [decider.names[c] for c in got.strategy.tolist()] == names
+    for column in ("slot", "side", "price", "size_cap"):
+        assert got.column(column) == getattr(p, column).tolist(), column
+    assert got.fair.tolist() == p.fair.tolist()
+    assert [decider.names[c] for c in got.column("strategy")] == names
     for column in ("count", "reason", "reserved", "reduced"):
-        assert getattr(got.verdicts, column).tolist() == getattr(verdicts, column).tolist(), column
+        assert got.column(column) == getattr(verdicts, column).tolist(), column
     for state in ("reserved", "reducing", "group_exposure", "total"):
         assert getattr(gate, state).tolist() == getattr(twin, state).tolist(), state
     approved = np.flatnonzero(verdicts.count).tolist()
@@ -89,8 +90,8 @@ def test_the_in_flight_room_throttles_the_worse_edges() -> None:
               (9_500, 9_600, 0, 10_000, True, float("nan"), -1, 0, NOW)]
     board, gate = build(quotes)
     got = TickDecider([FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE)]).decide(board, gate, NOW, 1)
-    assert got.verdicts.count.tolist()[0] > 0
-    assert got.verdicts.reason.tolist()[1] == Reason.THROTTLED
+    assert got.column("count")[0] > 0
+    assert got.column("reason")[1] == Reason.THROTTLED
     assert len(got.orders) == 1
 
 
