@@ -104,3 +104,22 @@ def test_a_strategy_it_cannot_screen_is_refused_when_built() -> None:
     flb = FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE)
     with pytest.raises(ValueError, match="at most"):
         TickDecider([flb, flb])
+
+
+def test_a_board_larger_than_the_result_arrays_grows_them() -> None:
+    """The kernel writes into the decider's arrays (4 rows a market, first made for 512
+    markets); a board of 700 gets larger ones, not a write past their end."""
+    rng = np.random.default_rng(7)
+    quotes = [(int(b), int(b) + 100, 5_000, 5_000, True, float(f), -1, 0, NOW)
+              for b, f in zip(rng.integers(100, 9_800, 700), rng.uniform(0.02, 0.98, 700), strict=True)]
+    strategies = [FavouriteLongshot(8_000, 2_000, 0.005, 70_000, CURVE), OddsEdge(0.005, 70_000)]
+    board, gate = build(quotes)
+    twin = copy.deepcopy(gate)
+    decider = TickDecider(strategies)
+    assert len(decider.decide(MarketBoard(capacity=1), gate, NOW, 0)) == 0
+    p, _, verdicts = separate(strategies, board, twin, 10**6)
+    got = decider.decide(board, gate, NOW, 10**6)
+    assert len(got) == len(p) > 0
+    assert got.column("slot") == p.slot.tolist()
+    assert got.column("count") == verdicts.count.tolist()
+    assert len(got.orders) == int(np.count_nonzero(verdicts.count))
