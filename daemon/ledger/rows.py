@@ -14,10 +14,11 @@ INTENT_COLUMNS = (
 
 def intent_values(intent: OrderIntent) -> tuple[Any, ...]:
     """An ``order_intents`` row as values in ``INTENT_COLUMNS`` order: the order path's form
-    (``Ledger.write_ahead_intents``), with no dict per order."""
+    (``Ledger.write_ahead_intents``), with no dict per order. The enums are StrEnum members,
+    which are their values as text to SQLite and to JSON (``.value`` is a Python call each)."""
     return (
-        intent.decision_ts_ns, intent.client_order_id, intent.ticker, intent.side.value,
-        intent.action.value, intent.price, intent.count, intent.time_in_force.value,
+        intent.decision_ts_ns, intent.client_order_id, intent.ticker, intent.side,
+        intent.action, intent.price, intent.count, intent.time_in_force,
         intent.post_only, intent.reduce_only, intent.strategy, intent.fair_probability,
         intent.decision_ts_ns,
     )

@@ -96,6 +96,8 @@ class Ledger:
         """False once an intent row failed to commit: its journal segment must then be kept."""
         self._intent_required: list[int] = []
         """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
+        self._intent_required_values = operator.itemgetter(0, 0)
+        """Those columns' values of a row, as a tuple (one C call per row on the order path)."""
         self._intent_key = 0
         """Position of ``client_order_id`` in an ``order_intents`` row."""
         self._intent_order = operator.itemgetter(*range(len(INTENT_COLUMNS)))
@@ -111,8 +113,10 @@ class Ledger:
         self._pending_rows = 0
         self._pending_urgent = 0
         """Queued items someone waits for (write, flush, close): the batch goes at once."""
-        self._ready = threading.Condition(threading.Lock())
-        """Guards the queue; the writer waits on it for items."""
+        self._queue_lock = threading.Lock()
+        """Guards the queue (taken directly by ``_put``: the Condition's ``with`` is a Python call)."""
+        self._ready = threading.Condition(self._queue_lock)
+        """The writer waits on it for items."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
@@ -157,6 +161,9 @@ class Ledger:
         self._journal_lock = lock_directory(self.journal_dir)
         required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
         self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
+        if self._intent_required:  # (itemgetter of one index gives the value, not a tuple: twice then)
+            indexes = self._intent_required * (2 if len(self._intent_required) == 1 else 1)
+            self._intent_required_values = operator.itemgetter(*indexes)
         self._intent_key = self._columns["order_intents"].index("client_order_id")
         columns = self._columns["order_intents"]
         if set(columns) != set(INTENT_COLUMNS):
@@ -206,10 +213,11 @@ class Ledger:
         journal = self._journal
         if journal is None or self._closing:
             raise LedgerError("ledger is closed")
-        columns = self._columns["order_intents"]
+        required = self._intent_required_values
         for index, values in enumerate(tuples):  # what the ledger would refuse, refused before the send
-            missing = [columns[i] for i in self._intent_required if values[i] is None]
-            if missing:
+            if self._intent_required and None in required(values):
+                columns = self._columns["order_intents"]
+                missing = [columns[i] for i in self._intent_required if values[i] is None]
                 raise LedgerError(f"order_intents row {index}: no value for {', '.join(missing)}")
         ids = [values[self._intent_key] for values in tuples]
         if len(set(ids)) != len(ids) or not self._recent_ids.isdisjoint(ids) or not self._older_ids.isdisjoint(ids):
@@ -277,7 +285,7 @@ class Ledger:
     def _put(self, item: _Item) -> None:
         if self._thread is None or self._closing:
             raise LedgerError("ledger is closed")
-        with self._ready:
+        with self._queue_lock:
             self._pending.append(item)
             self._pending_rows += len(item.rows)
             if item.future is not None:
