@@ -87,20 +87,27 @@ def parse_count(value: str | int | Decimal) -> int:
 
 def format_dollars(units: int) -> str:
     """1234 -> ``"0.1234"``: always four decimals, the API's own style."""
-    _require_int("dollars", units)
-    return _format(units, MONEY_SCALE, 4)
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise UnitError("dollars", units, f"expected integer units, got {type(units).__name__}")
+    whole, fraction = divmod(abs(units), MONEY_SCALE)
+    return (_NEGATIVE_DOLLARS if units < 0 else _DOLLARS) % (whole, fraction)
 
 
 def format_count(units: int) -> str:
     """1000 -> ``"10.00"``: always two decimals, as the API's ``*_fp`` fields."""
-    _require_int("count", units)
-    return _format(units, COUNT_SCALE, 2)
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise UnitError("count", units, f"expected integer units, got {type(units).__name__}")
+    whole, fraction = divmod(abs(units), COUNT_SCALE)
+    return (_NEGATIVE_COUNT if units < 0 else _COUNT) % (whole, fraction)
 
 
-def _format(units: int, scale: int, decimals: int) -> str:
-    """Integer arithmetic: exact for any integer, and cheap (an order's body needs two)."""
-    whole, fraction = divmod(abs(units), scale)
-    return f"{'-' if units < 0 else ''}{whole}.{fraction:0{decimals}d}"
+# Integer arithmetic and %-formatting, exact for any integer, one Python frame per call: an
+# order's body needs two, on the order path (with cold caches ~2 µs each, vs ~4 through a
+# shared helper and an f-string with a nested format spec).
+_DOLLARS = f"%d.%0{len(str(MONEY_SCALE)) - 1}d"
+_NEGATIVE_DOLLARS = "-" + _DOLLARS
+_COUNT = f"%d.%0{len(str(COUNT_SCALE)) - 1}d"
+_NEGATIVE_COUNT = "-" + _COUNT
 
 
 def cents_to_money(cents: int) -> int:

@@ -52,6 +52,7 @@ __all__ = ["KALSHI_DEMO_URL", "KALSHI_PRODUCTION_URL", "KalshiClient", "order_bo
 
 T = TypeVar("T")
 log = get_logger("edgewarden.kalshi")
+_encode_json = msgspec.json.Encoder().encode
 WRITE_METHODS = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 ORDERS = "/portfolio/orders"
 MAX_WARM_CONNECTIONS = 20
@@ -63,7 +64,8 @@ decision and the intents. An order later than this signs afresh (~0.3 ms)."""
 
 
 def order_body(intent: OrderIntent) -> dict[str, Any]:
-    """CreateOrderRequest for an intent; the price goes in the field of the intent's side."""
+    """CreateOrderRequest for an intent; the price goes in the field of the intent's side.
+    The enums stay StrEnum members: msgspec writes their values (no ``str()`` call each)."""
     if not 0 < intent.price < CONTRACT_PAYOUT or intent.count <= 0:
         raise Rejected("invalid_order", f"order {intent.client_order_id}: price {intent.price} "
                        f"or count {intent.count} out of range", 0)
@@ -71,11 +73,11 @@ def order_body(intent: OrderIntent) -> dict[str, Any]:
     return {
         "ticker": intent.ticker,
         "client_order_id": intent.client_order_id,
-        "side": str(intent.side),
-        "action": str(intent.action),
+        "side": intent.side,
+        "action": intent.action,
         "count_fp": format_count(intent.count),
         price_field: format_dollars(intent.price),
-        "time_in_force": str(intent.time_in_force),
+        "time_in_force": intent.time_in_force,
         "post_only": intent.post_only,
         "reduce_only": intent.reduce_only,
     }
@@ -341,7 +343,7 @@ class KalshiClient(Venue):
         ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must.
         A refusal (an out-of-range order) is raised by the coroutine, as the venue's would be."""
         try:
-            payload = msgspec.json.encode(order_body(intent))
+            payload = _encode_json(order_body(intent))
             sent = self._post_order_now(payload)
         except Exception as exc:  # raised where the order is awaited (its own task), not mid-tick
             return _raise(exc)
