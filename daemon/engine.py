@@ -59,10 +59,11 @@ class Sent:
 
 @dataclass
 class Decided:
-    """One tick's proposals and verdicts, and the orders to send ((proposal row, Sent))."""
+    """One tick's proposals and verdicts, and the intents of the orders to send, one per
+    row of ``decision.orders``."""
 
     decision: TickDecision
-    orders: list[tuple[int, Sent]]
+    intents: list[OrderIntent]
 
 
 @dataclass
@@ -280,27 +281,25 @@ class Engine:
         if not len(decision):
             return None
         tickers, names, tif = self.board.tickers, self.decider.names, self.time_in_force
-        orders = []
-        for (row, slot, side, price, count, reserved, reduced, strategy), fair in zip(
-                decision.orders, decision.order_fair, strict=True):
-            intent = OrderIntent.create(tickers[slot], SIDES[side], Action.BUY, price, count, names[strategy],
-                                        fair, now, tif)
-            orders.append((row, Sent(intent, slot, reserved, reduced=reduced)))
-        return Decided(decision, orders)
+        intents = [OrderIntent.create(tickers[slot], SIDES[side], Action.BUY, price, count, names[strategy],
+                                      fair, now, tif)
+                   for (_, slot, side, price, count, _, _, strategy), fair in zip(
+                       decision.orders, decision.order_fair, strict=True)]
+        return Decided(decision, intents)
 
     async def _send_decided(self, decided: Decided, now: int) -> int:
         """Write ahead, then send: the intents are durable before any request leaves."""
-        if not decided.orders:
+        if not decided.intents:
             return 0
-        sends = [sent for _, sent in decided.orders]
-        await self.ledger.write_ahead_intents([s.intent for s in sends])
-        self._start_sends(sends, now)
+        await self.ledger.write_ahead_intents(decided.intents)
+        self._start_sends(decided, now)
         await asyncio.sleep(0)  # an order that could not be written at once starts its path first
-        return len(sends)
+        return len(decided.intents)
 
     def _record(self, decided: Decided, now: int) -> None:
         """Every verdict is a ledger row, and a count by reason."""
-        coids = {i: s.intent.client_order_id for i, s in decided.orders}
+        coids = {row[0]: intent.client_order_id
+                 for row, intent in zip(decided.decision.orders, decided.intents, strict=True)}
         tickers, names = self.board.tickers, self.decider.names
         rows, reasons = [], Counter()
         for i, ((slot, side, price, cap, strategy, count, reason, _, _), fair) in enumerate(zip(
@@ -319,19 +318,21 @@ class Engine:
         for table, rows in deferred:
             self.ledger.append(table, rows)
 
-    def _start_sends(self, to_send: list[Sent], now: int) -> None:
+    def _start_sends(self, decided: Decided, now: int) -> None:
         # Each request is written here, one after another, where the venue can (send_order);
         # its answer is awaited in a task: the tick does not wait for answers (a rate-limited
         # burst would hold back the next look at the books). Their exposure stays reserved in
         # the gate until the answer, and until their fills are in the positions.
-        # All requests first, then their tasks: a task made between two writes would delay the second.
+        # All requests first, then their tasks (and what they track): a task made between two
+        # writes would delay the second.
         placings, sent_at = [], []
-        for sent in to_send:
-            placings.append(self.venue.send_order(sent.intent))
+        for intent in decided.intents:
+            placings.append(self.venue.send_order(intent))
             sent_at.append(self.clock())
         loop = asyncio.get_running_loop()
-        for sent, placing in zip(to_send, placings, strict=True):
-            task = loop.create_task(self._send(sent, placing))
+        for (_, slot, _, _, _, reserved, reduced, _), intent, placing in zip(
+                decided.decision.orders, decided.intents, placings, strict=True):
+            task = loop.create_task(self._send(Sent(intent, slot, reserved, reduced=reduced), placing))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         book_ns = self.state.book_ready_ns or now
