@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import queue
 import sqlite3
 import threading
 import zlib
@@ -184,6 +185,10 @@ class IntentJournal:
         """The segment's directory entry is not synced yet (the next ``sync`` does it)."""
         self._fd_lock = threading.Lock()
         """A sync on its thread and a rotation on the loop never see different files."""
+        self._flushes: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None] = \
+            queue.SimpleQueue()
+        self._flusher: threading.Thread | None = None
+        """With ``sync``: the thread that syncs for ``sync()``, from ``open`` to ``close``."""
 
     def open(self, after: int = 0) -> None:
         """Start the first segment, numbered after ``after`` (blocking: call off the loop)."""
@@ -191,6 +196,9 @@ class IntentJournal:
         self._sequence = after
         self._start_segment()
         self._sync()
+        if self.sync_to_disk:
+            self._flusher = threading.Thread(target=self._flush_forever, name="intent-journal-sync", daemon=True)
+            self._flusher.start()
 
     def append(self, rows: list[tuple[Any, ...]]) -> None:
         """Write one batch of rows (tuples in ``columns`` order) as one line."""
@@ -205,17 +213,43 @@ class IntentJournal:
         self._write(line)
 
     async def sync(self) -> None:
-        """With ``sync``: wait (on a thread) until the appended lines are on disk."""
+        """With ``sync``: wait (on the journal's own thread) until the appended lines are on
+        disk. A thread of its own, not ``asyncio.to_thread``: with the caches cold, as they are
+        on the order path, the executor's submit, the context copy and the chained futures
+        cost ~0.2 ms a sync (measured after 0.2 s idle: p50 0.72 ms vs 0.52, of which the
+        fdatasync alone 0.36)."""
         if self.sync_to_disk:
-            await asyncio.to_thread(self._sync)
+            if self._flusher is None:
+                raise LedgerError("intent journal is closed")
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            self._flushes.put((loop, done))
+            await done
 
     def close(self) -> Path | None:
-        """Close the file; returns the last segment (for the ledger to delete once committed)."""
+        """Close the file; returns the last segment (for the ledger to delete once committed).
+        A sync still queued then fails: its lines may not be on disk."""
         with self._fd_lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+        if self._flusher is not None:
+            self._flushes.put(None)
+            self._flusher = None
         return self.path
+
+    def _flush_forever(self) -> None:
+        while (job := self._flushes.get()) is not None:
+            loop, done = job
+            try:
+                self._sync()
+                outcome: BaseException | None = None
+            except LedgerError as exc:
+                outcome = exc
+            try:
+                loop.call_soon_threadsafe(_settle, done, outcome)
+            except RuntimeError:  # the loop closed meanwhile: nobody waits for this one
+                pass
 
     def _start_segment(self) -> None:
         """Close the full segment and open the next; with ``sync`` the full one is synced
@@ -253,7 +287,7 @@ class IntentJournal:
 
     def _sync_locked(self) -> None:
         if self._fd < 0:
-            return
+            raise LedgerError(f"intent journal {self.path}: closed before its lines were synced")
         try:
             os.fdatasync(self._fd)
             if self._new_file:
@@ -265,3 +299,12 @@ class IntentJournal:
                     os.close(directory)
         except OSError as exc:
             raise LedgerError(f"intent journal {self.path}: sync failed: {exc}") from exc
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.cancelled():  # the waiter was cancelled (shutdown): nobody reads this one
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

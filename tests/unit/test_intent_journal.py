@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -203,8 +204,40 @@ async def test_a_second_writer_on_the_same_ledger_is_refused_until_the_first_clo
     assert set(stored(path)) == {"live"}
 
 
+async def test_syncs_run_on_the_journals_own_thread_and_fail_closed(tmp_path: Path, monkeypatch) -> None:
+    """A failed disk flush reaches the write-ahead's caller (its orders are not sent); a
+    waiter cancelled meanwhile does not stop the thread; once closed, a sync is refused."""
+    journal = IntentJournal(tmp_path, ["a"], sync=True, on_rotate=lambda _: None)
+    journal.open()
+    journal.append([(1,)])
+    await journal.sync()
+
+    def no_disk(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", no_disk)
+    with pytest.raises(LedgerError, match="sync failed: .*Input/output error"):
+        await journal.sync()
+    monkeypatch.undo()
+
+    waiter = asyncio.ensure_future(journal.sync())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    await asyncio.wait_for(journal.sync(), 5)  # the thread goes on after the cancelled one
+
+    flusher = journal._flusher
+    journal.close()
+    with pytest.raises(LedgerError, match="closed"):
+        await journal.sync()
+    assert flusher is not None
+    flusher.join(5)
+    assert not flusher.is_alive()
+    assert read_segment(segments(tmp_path)[0]) == [{"a": 1}]
+
+
 values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20),
                    st.floats(allow_nan=False, allow_infinity=False))
+
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
