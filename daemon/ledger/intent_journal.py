@@ -244,7 +244,7 @@ class IntentJournal:
             try:
                 self._sync()
                 outcome: BaseException | None = None
-            except LedgerError as exc:
+            except Exception as exc:  # whatever it is, the waiter hears it (its orders stay unsent)
                 outcome = exc
             try:
                 loop.call_soon_threadsafe(_settle, done, outcome)

@@ -8,9 +8,9 @@ and a warm connection were at hand, so the network is excluded — as p50 and p9
 moment its bytes are written to the socket, which for an order that had to wait for the write
 rate limit or a connection includes that wait), next to the decision alone (strategies
 and gate in one kernel call, then the intents: the baseline the rest is measured against), the write-ahead of the intents
-to their journal (with ``fsync``, the part that is the disk's), with ``fsync`` every order's
-latency without its tick's wait for the disk flush, with ``os`` the loop thread's CPU time
-over the same stretch (what the wall time has beyond it, the thread spent not running), and
+to their journal (with ``fsync``, the part that is the disk's, and every order's latency
+without its tick's wait for that flush), with ``os`` the loop thread's CPU time over the same
+stretch (what the wall time has beyond it, the thread spent not running), and
 the process RSS over the run. Goals: p99 ≤ 1 ms excluding the network;
 RSS ≤ 250 MB after 5 minutes. The exchange is another machine in production; here its
 process is pinned to the last CPU (``--share-cpus`` lets it roam) so that its work
@@ -86,8 +86,8 @@ async def run(minutes: float, markets: int, data_dir: Path, sim_url: str, key_fi
 
     engine.refresh_markets = timed_refresh  # type: ignore[method-assign]
 
-    # With fsync, each tick's orders wait for its write-ahead's disk flush (fdatasync on a
-    # thread): that wait, per tick, so it can be told apart from the daemon's own time.
+    # With fsync, each tick's orders wait for its write-ahead's disk flush (fdatasync on the
+    # journal's thread): that wait, per tick, so it can be told apart from the daemon's own time.
     flush_wait: dict[int, int] = {}
     without_flush: list[int] = []
     journal = daemon.ledger._journal

@@ -218,6 +218,13 @@ async def test_syncs_run_on_the_journals_own_thread_and_fail_closed(tmp_path: Pa
     monkeypatch.setattr(os, "fdatasync", no_disk)
     with pytest.raises(LedgerError, match="sync failed: .*Input/output error"):
         await journal.sync()
+
+    def broken(fd: int) -> None:
+        raise RuntimeError("not an OSError")
+
+    monkeypatch.setattr(os, "fdatasync", broken)  # anything else reaches the waiter too, not a hang
+    with pytest.raises(RuntimeError, match="not an OSError"):
+        await asyncio.wait_for(journal.sync(), 5)
     monkeypatch.undo()
 
     waiter = asyncio.ensure_future(journal.sync())
