@@ -246,7 +246,6 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), s
                    st.floats(allow_nan=False, allow_infinity=False))
 
 
-
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(st.lists(values, min_size=3, max_size=3), max_size=4), max_size=6))
 def test_a_segment_reads_back_what_was_appended(batches: list[list[list[object]]]) -> None:
