@@ -15,9 +15,6 @@ import msgspec
 
 from .units import CONTRACT_PAYOUT, COUNT_SCALE
 
-_encode = msgspec.json.Encoder().encode
-_blake2b = hashlib.blake2b
-
 
 class Side(StrEnum):
     YES = "yes"
@@ -57,7 +54,7 @@ def make_client_order_id(
     which it encodes as their values.
     """
     fields = [strategy, ticker, side, action, price, count, decision_ts_ns]
-    return "ew-" + _blake2b(_encode(fields), digest_size=16).hexdigest()
+    return "ew-" + hashlib.blake2b(msgspec.json.encode(fields), digest_size=16).hexdigest()
 
 
 def notional(count: int, price: int, round_up: bool) -> int:

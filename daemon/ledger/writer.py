@@ -37,7 +37,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -96,7 +96,7 @@ class Ledger:
         """False once an intent row failed to commit: its journal segment must then be kept."""
         self._intent_required: list[int] = []
         """Positions of the NOT NULL columns of ``order_intents``: checked before the journal."""
-        self._intent_required_values = operator.itemgetter(0, 0)
+        self._intent_required_values: Callable[[tuple[Any, ...]], tuple[Any, ...]] = lambda values: ()
         """Those columns' values of a row, as a tuple (one C call per row on the order path)."""
         self._intent_key = 0
         """Position of ``client_order_id`` in an ``order_intents`` row."""
@@ -160,18 +160,18 @@ class Ledger:
             self._sql[table] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         self._journal_lock = lock_directory(self.journal_dir)
         required = {r[1] for r in self._conn.execute("PRAGMA table_info(order_intents)") if r[3]}
-        self._intent_required = [i for i, c in enumerate(self._columns["order_intents"]) if c in required]
+        columns = self._columns["order_intents"]
+        self._intent_required = [i for i, c in enumerate(columns) if c in required]
         if self._intent_required:  # (itemgetter of one index gives the value, not a tuple: twice then)
             indexes = self._intent_required * (2 if len(self._intent_required) == 1 else 1)
             self._intent_required_values = operator.itemgetter(*indexes)
-        self._intent_key = self._columns["order_intents"].index("client_order_id")
-        columns = self._columns["order_intents"]
+        self._intent_key = columns.index("client_order_id")
         if set(columns) != set(INTENT_COLUMNS):
             raise LedgerError(f"order_intents has columns {', '.join(columns)}; this version writes "
                               f"{', '.join(INTENT_COLUMNS)}")
         self._intent_order = operator.itemgetter(*[INTENT_COLUMNS.index(c) for c in columns])
         last = self._recover_journal()
-        journal = IntentJournal(self.journal_dir, self._columns["order_intents"],
+        journal = IntentJournal(self.journal_dir, columns,
                                 sync=self.intent_sync == "fsync", on_rotate=self._retire_later)
         journal.open(after=last)
         self._journal = journal
@@ -215,7 +215,7 @@ class Ledger:
             raise LedgerError("ledger is closed")
         required = self._intent_required_values
         for index, values in enumerate(tuples):  # what the ledger would refuse, refused before the send
-            if self._intent_required and None in required(values):
+            if None in required(values):
                 columns = self._columns["order_intents"]
                 missing = [columns[i] for i in self._intent_required if values[i] is None]
                 raise LedgerError(f"order_intents row {index}: no value for {', '.join(missing)}")

@@ -52,7 +52,6 @@ __all__ = ["KALSHI_DEMO_URL", "KALSHI_PRODUCTION_URL", "KalshiClient", "order_bo
 
 T = TypeVar("T")
 log = get_logger("edgewarden.kalshi")
-_encode_json = msgspec.json.Encoder().encode
 WRITE_METHODS = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 ORDERS = "/portfolio/orders"
 MAX_WARM_CONNECTIONS = 20
@@ -343,7 +342,7 @@ class KalshiClient(Venue):
         ``prepare_orders``); otherwise the returned coroutine sends it, waiting as it must.
         A refusal (an out-of-range order) is raised by the coroutine, as the venue's would be."""
         try:
-            payload = _encode_json(order_body(intent))
+            payload = msgspec.json.encode(order_body(intent))
             sent = self._post_order_now(payload)
         except Exception as exc:  # raised where the order is awaited (its own task), not mid-tick
             return _raise(exc)
