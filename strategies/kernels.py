@@ -56,13 +56,21 @@ def _curve_fair_yes(price: int, prices: np.ndarray, excess: np.ndarray) -> float
 def masked_quotes(is_open, yes_bid, yes_ask, yes_bid_size, yes_ask_size):
     """The board's quotes with every closed market's set to 0 (nothing to act on)."""
     n = len(is_open)
-    bid, ask = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    bid_size, ask_size = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for i in range(n):
+    bid, ask = np.empty(n, np.int64), np.empty(n, np.int64)
+    bid_size, ask_size = np.empty(n, np.int64), np.empty(n, np.int64)
+    mask_quotes_into(is_open, yes_bid, yes_ask, yes_bid_size, yes_ask_size, bid, ask, bid_size, ask_size)
+    return bid, ask, bid_size, ask_size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def mask_quotes_into(is_open, yes_bid, yes_ask, yes_bid_size, yes_ask_size, bid, ask, bid_size, ask_size):
+    """``masked_quotes`` into the caller's arrays (the tick kernel's: it allocates nothing)."""
+    for i in range(len(is_open)):
         if is_open[i]:
             bid[i], ask[i] = yes_bid[i], yes_ask[i]
             bid_size[i], ask_size[i] = yes_bid_size[i], yes_ask_size[i]
-    return bid, ask, bid_size, ask_size
+        else:
+            bid[i] = ask[i] = bid_size[i] = ask_size[i] = 0
 
 
 @njit(cache=True, nogil=True)
