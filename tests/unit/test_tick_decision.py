@@ -107,7 +107,7 @@ def test_a_strategy_it_cannot_screen_is_refused_when_built() -> None:
 
 
 def test_a_board_larger_than_the_result_arrays_grows_them() -> None:
-    """The kernel writes into the decider's arrays (4 rows a market, first made for 512
+    """The kernel writes into the decider's arrays (4 entries a market, first made for 256
     markets); a board of 700 gets larger ones, not a write past their end."""
     rng = np.random.default_rng(7)
     quotes = [(int(b), int(b) + 100, 5_000, 5_000, True, float(f), -1, 0, NOW)
