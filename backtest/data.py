@@ -28,6 +28,7 @@ from market.units import CONTRACT_PAYOUT, UnitError, parse_count, parse_dollars
 
 from .events import RESULT_NO, RESULT_YES, DataError, Dataset, DatasetBuilder
 from .football import FootballOptions, is_football_header, load_football
+from .ledger_source import LedgerOpener, LedgerRows
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "book": ("ts", "ticker", "yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size"),
@@ -43,8 +44,11 @@ class _Strict(DataError):
 
 
 def load(paths: Path | Iterable[Path], football: FootballOptions | None = None,
-         strict: bool = False) -> Dataset:
-    """Every file under ``paths`` (a file, a directory, or several), in name order."""
+         strict: bool = False, open_ledger: LedgerOpener | None = None) -> Dataset:
+    """Every file under ``paths`` (a file, a directory, or several), in name order.
+
+    A daemon ledger among them is read through ``open_ledger`` (the daemon supplies it).
+    """
     builder = DatasetBuilder()
     files: list[Path] = []
     for path in [paths] if isinstance(paths, Path) else list(paths):
@@ -58,17 +62,21 @@ def load(paths: Path | Iterable[Path], football: FootballOptions | None = None,
     if not files:
         raise DataError("no data files found (.csv, .parquet, .sqlite)")
     for file in files:
-        load_file(file, builder, football or FootballOptions())
+        load_file(file, builder, football or FootballOptions(), open_ledger)
         if strict and builder.problems:
             raise DataError(str(builder.problems[0]))
     return builder.build()
 
 
-def load_file(path: Path, builder: DatasetBuilder, football: FootballOptions) -> None:
+def load_file(path: Path, builder: DatasetBuilder, football: FootballOptions,
+              open_ledger: LedgerOpener | None = None) -> None:
     with path.open("rb") as handle:
         magic = handle.read(len(SQLITE_MAGIC))
     if magic == SQLITE_MAGIC:
-        load_ledger(path, builder)
+        if open_ledger is None:
+            raise DataError(f"{path.name}: a daemon ledger, and no ledger reader was given")
+        with open_ledger(path) as reader:
+            load_ledger(reader, path.name, builder)
     elif path.suffix.lower() == ".parquet":
         _load_rows(path.name, _parquet_rows(path), builder)
     else:
@@ -239,24 +247,17 @@ _PARSERS = {"book": _book_row, "trades": _trade_row, "settlements": _settlement_
 
 
 # ---------------------------------------------------------------------- daemon ledger
-def load_ledger(path: Path, builder: DatasetBuilder) -> None:
+def load_ledger(reader: LedgerRows, source: str, builder: DatasetBuilder) -> None:
     """What the daemon saw: its sampled book snapshots, its markets' close times, and the
     settlements it recorded. A market missing from a refresh had left the open list, so it
     gets an empty book there (the daemon's board marks it closed).
 
-    This is the one place ``backtest`` imports ``daemon``: the ledger's reader is the
-    authority on its schema, and reading a file is all it does here.
+    ``reader`` is already open (the daemon's, which knows the schema); ``source`` names the
+    file in problems.
     """
-    from daemon.ledger import LedgerError, LedgerReader
-
-    source = path.name
-    try:
-        with LedgerReader(path) as reader:
-            markets = reader.rows("markets")
-            snapshots = reader.rows("book_snapshots")
-            settlements = reader.rows("settlements")
-    except (LedgerError, OSError) as exc:
-        raise DataError(f"{source}: not a readable ledger ({exc})") from None
+    markets = reader.rows("markets")
+    snapshots = reader.rows("book_snapshots")
+    settlements = reader.rows("settlements")
     for row in markets:
         if row["close_ts_ns"]:
             builder.close_time(row["ticker"], int(row["close_ts_ns"]))

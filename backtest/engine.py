@@ -3,9 +3,11 @@
 Each decision does what ``daemon.engine.Engine`` does on a tick: the open markets' top of
 book as a :class:`MarketView`, every enabled strategy's ``propose``, one
 ``RiskGate.decide_batch`` (which reserves exposure), the daemon's in-flight throttle, and
-orders for the approved counts. Fills then go through ``Position.apply`` and
-``RiskGate.set_position``; a finished order releases its reservation; a settlement settles
-the position at the result. Between decisions the numba core (``backtest.fills``) replays the
+orders for the approved counts. Fills and settlements go to the same ``RiskEngine`` the
+daemon feeds (positions, today's P&L, the loss streak, slippage), a finished order releases
+its reservation, and after each decision the kill switches run as they do after a tick:
+the locks they trip bind the replay from the next decision (a daily-loss halt until the
+trading day ends, a streak's pause until it runs out) and are listed in the result. Between decisions the numba core (``backtest.fills``) replays the
 events and fills orders; fees come from the exact ``market.fees`` schedule per fill.
 
 Decisions happen after every distinct event time (``decision_interval_ns = 0``, the daemon's
@@ -22,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from market.fees import FeeSchedule, KalshiQuadratic
-from market.orders import Action, Fill, Position, Side, TimeInForce
+from market.orders import Action, Fill, Position, Side, TimeInForce, slippage_bps
 from market.units import CONTRACT_PAYOUT, COUNT_SCALE
-from risk.gate import RiskGate
+from risk.engine import RiskEngine
 from risk.limits import RiskLimits
+from risk.locks import Lock
 from risk.reasons import Reason
 from strategies.base import SIDE_YES, MarketView, Proposals, Strategy
 
@@ -74,7 +77,7 @@ class BacktestFill:
     @property
     def slippage_bps(self) -> float:
         """Fill vs decision price, worse positive (the daemon's definition)."""
-        return (self.price - self.decision_price) / self.decision_price * 10_000
+        return slippage_bps(self.price, self.decision_price)
 
 
 @dataclass(slots=True)
@@ -102,6 +105,8 @@ class BacktestResult:
     results: dict[str, Side] = field(default_factory=dict)
     """Settled markets' results."""
     settlement_fees: dict[str, int] = field(default_factory=dict)
+    locks: list[Lock] = field(default_factory=list)
+    """Every lock a kill switch tripped during the replay, in order (when, which, why)."""
     pnl_events: list[tuple[int, int]] = field(default_factory=list)
     """(exchange ts, change of realized P&L after fees), in time order."""
     events: int = 0
@@ -131,9 +136,10 @@ class _Replay:
         self.x = execution
         self.progress = progress
         n = data.n_markets
-        self.gate = RiskGate(limits, capacity=max(1024, n))
+        self.risk = RiskEngine(limits, capacity=max(1024, n))
+        self.gate = self.risk.gate
         for slot, ticker in enumerate(data.tickers):
-            self.gate.register_market(ticker, groups[slot] if groups is not None else -1)
+            self.risk.register_market(ticker, groups[slot] if groups is not None else -1)
         self.book = core.new_book_state(n)
         self.fair = np.full(n, np.nan)
         self.orders = np.zeros((256, core.O_FIELDS), np.int64)
@@ -142,7 +148,8 @@ class _Replay:
         self.n_active = 0
         self.out = np.zeros((4096, core.R_FIELDS), np.int64)
         self.pos = 0
-        self.result = BacktestResult(capital=limits.capital, events=len(data))
+        self.result = BacktestResult(capital=limits.capital, events=len(data), positions=self.risk.positions)
+        self._fills_since_scan = 0
         self.tif = _TIF[execution.time_in_force]
         self._names: list[str] = []
 
@@ -218,11 +225,19 @@ class _Replay:
 
     def _decide(self, now: int) -> None:
         self.result.decisions += 1
+        sent = self._decide_orders(now)
+        # As after a daemon tick: the scan is counted, then every kill switch runs.
+        self.risk.on_scan(sent, self._fills_since_scan)
+        self._fills_since_scan = 0
+        changes = self.risk.evaluate(now, stale_books={})  # the kernel refuses stale books itself
+        self.result.locks.extend(changes.locks)
+
+    def _decide_orders(self, now: int) -> int:
         view = self._view(now)
         parts = [(s.name, s.propose(view)) for s in self.strategies]
         p = Proposals.concat([part for _, part in parts])
         if not len(p):
-            return
+            return 0
         names = [name for name, part in parts for _ in range(len(part))]
         n = self.data.n_markets
         # The gate's book state, as update_book(slot, ts, spread) would set it for every market.
@@ -239,6 +254,7 @@ class _Replay:
         for i in approved.tolist():
             self._submit(now, int(p.slot[i]), int(p.side[i]), int(p.price[i]), int(verdicts.count[i]),
                          names[i], float(p.fair[i]), int(verdicts.reserved[i]))
+        return len(approved)
 
     def _submit(self, now: int, slot: int, side: int, price: int, count: int, strategy: str,
                 fair: float, reserved: int) -> None:
@@ -272,7 +288,8 @@ class _Replay:
                 fee = self.x.fees.trade_fee(count, price, bool(taker))
                 fill = Fill(f"bt-{o}-{len(result.fills)}", str(o), order.ticker, order.side, Action.BUY,
                             count, price, bool(taker), fee, ts)
-                self._book_pnl(order.ticker, slot, ts, lambda p, f=fill: p.apply(f))
+                self._book_pnl(order.ticker, ts, lambda f=fill, d=order.price: self.risk.on_fill(f, d))
+                self._fills_since_scan += 1
                 order.filled += count
                 result.fills.append(BacktestFill(o, ts, order.decision_ts_ns, order.ticker, order.side,
                                                  count, price, order.price, ref, bool(taker), fee,
@@ -284,14 +301,13 @@ class _Replay:
             else:
                 self._settle(slot, ts, Side.YES if ref == RESULT_YES else Side.NO)
 
-    def _book_pnl(self, ticker: str, slot: int, ts: int, change: Callable[[Position], Position]) -> Position:
-        before = self.result.positions.get(ticker) or Position(ticker)
-        after = change(before)
-        self.result.positions[ticker] = after
+    def _book_pnl(self, ticker: str, ts: int, event: Callable[[], object]) -> None:
+        """Feed one event to the risk engine and note the realized P&L it moved."""
+        before = self.risk.positions.get(ticker) or Position(ticker)
+        event()
+        after = self.risk.positions[ticker]
         if after.realized_pnl != before.realized_pnl:
             self.result.pnl_events.append((ts, after.realized_pnl - before.realized_pnl))
-        self.gate.set_position(slot, after.quantity, after.cost)
-        return after
 
     def _settle(self, slot: int, ts: int, side: Side) -> None:
         """The paper venue's settlement: payout at the result, the schedule's settlement fee."""
@@ -304,12 +320,7 @@ class _Replay:
         avg_price = min(max(position.cost * COUNT_SCALE // count, 1), CONTRACT_PAYOUT - 1)
         fee = self.x.fees.settlement_fee(count, avg_price, position.side is side)
         self.result.settlement_fees[ticker] = fee
-
-        def settle(p: Position) -> Position:
-            flat, _payout = p.settle(side)
-            return Position(ticker, 0, 0, flat.realized_pnl - fee, flat.fees_paid + fee)
-
-        self._book_pnl(ticker, slot, ts, settle)
+        self._book_pnl(ticker, ts, lambda: self.risk.on_settlement(ticker, side, ts, fee))
 
 
 def run_backtest(data: Dataset, strategies: Sequence[Strategy], limits: RiskLimits,

@@ -22,13 +22,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from market.ids import slug
-from market.units import CONTRACT_PAYOUT
+from market.units import CONTRACT_PAYOUT, HOUR_NS
 from strategies.devig import METHODS, DevigError, devig
 
 from .events import RESULT_NO, RESULT_YES, DatasetBuilder
 
 LONDON = ZoneInfo("Europe/London")
-HOUR_NS = 3_600 * 1_000_000_000
 FOOTBALL_COLUMNS = ("Date", "HomeTeam", "AwayTeam", "FTR")
 
 

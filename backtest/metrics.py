@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.units import CONTRACT_PAYOUT
+from market.units import CONTRACT_PAYOUT, DAY_NS
 from monitoring.collector import BucketStats, Trade, summarise
 
 from .engine import BacktestResult
 from .events import BOOK, RESULT_YES, SETTLE, Dataset
 
-DAY_NS = 86_400 * 1_000_000_000
 YEAR_NS = 365 * DAY_NS
 
 

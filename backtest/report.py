@@ -6,6 +6,7 @@ price vs outcome reliability. matplotlib is imported only here, lazily, with the
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 from collections.abc import Sequence
@@ -53,6 +54,14 @@ def markdown(summary: Summary, result: BacktestResult, title: str = "Backtest",
         *[f"| {b.label} | {b.trades} | {_fmt(b.hit_rate, 3)} | ${format_dollars(b.pnl)} | {_fmt(b.net_bps, 1)} |"
           for b in s.by_bucket],
     ]
+    lines += ["", "## Kill switches", ""]
+    if result.locks:
+        lines += ["| when (UTC) | switch | imposes | until (UTC) | why |", "| --- | --- | --- | --- | --- |",
+                  *[f"| {_when(lk.created_ns)} | {lk.rule} | {lk.state} | "
+                    f"{_when(lk.until_ns) if lk.until_ns else 'an operator lifts it'} | {lk.reason} |"
+                    for lk in result.locks]]
+    else:
+        lines.append("No kill switch fired (the daemon's switches run after every decision).")
     if s.slippage_bps:
         q = np.percentile(s.slippage_bps, [5, 50, 95])
         lines += ["", f"Slippage vs decision price (bps, worse positive): p5 {q[0]:.1f}, "
@@ -64,6 +73,10 @@ def markdown(summary: Summary, result: BacktestResult, title: str = "Backtest",
     if plots:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in PLOTS]]
     return "\n".join(lines) + "\n"
+
+
+def _when(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> str:

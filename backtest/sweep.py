@@ -16,13 +16,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from market.units import DAY_NS
 from risk.limits import RiskLimits
 from strategies.base import Strategy
 from strategies.flb import FavouriteLongshot
 
 from .engine import Execution, run_backtest
 from .events import Dataset
-from .metrics import DAY_NS, summarize
+from .metrics import summarize
 
 
 @dataclass(frozen=True, slots=True)

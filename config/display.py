@@ -100,6 +100,9 @@ def _leaves(model: BaseModel, prefix: str = "") -> dict[str, tuple[Any, bool]]:
         extra = info.json_schema_extra
         reloadable = isinstance(extra, dict) and extra.get("reloadable") is True
         leaves[path] = (value, reloadable)
+    # Extra tables (strategies of one's own): each is one leaf; changing one needs a restart.
+    for name, value in (model.model_extra or {}).items():
+        leaves[f"{prefix}{name}"] = (value, False)
     return leaves
 
 
@@ -115,11 +118,13 @@ def reloadable_changes(old: Settings, new: Settings) -> tuple[dict[str, Any], li
     before = _leaves(old)
     changed: dict[str, Any] = {}
     rejected: list[str] = []
-    for path, (value, reloadable) in _leaves(new).items():
-        if before[path][0] == value:
+    after = _leaves(new)
+    for path, (value, reloadable) in after.items():
+        if path in before and before[path][0] == value:
             continue
-        if reloadable:
+        if reloadable and path in before:
             changed[path] = value
         else:
             rejected.append(path)
+    rejected += [path for path in before if path not in after]  # a table taken out
     return changed, rejected

@@ -1,11 +1,25 @@
-"""Settings of the strategies: favourite–longshot harvester and sportsbook odds edge."""
+"""Settings of the strategies: favourite–longshot harvester, sportsbook odds edge, and any
+other ``[strategies.<name>]`` table with a ``kind`` (another built-in instance or a plugin)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from market.units import parse_price
 
@@ -137,6 +151,88 @@ class OddsEdgeSettings(Section):
     market_map: list[MarketMapEntry] = Field(default_factory=list)
 
 
+BUILTIN_TABLES: dict[str, type[Section]] = {"flb": FlbSettings, "odds_edge": OddsEdgeSettings}
+"""The built-in kinds and the section a table of that kind is validated with."""
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+NEEDS_KIND = ('a strategy table other than flb and odds_edge needs a kind: "flb", "odds_edge" '
+              'or "package.module:ClassName" (a plugin)')
+
+
+def _table_name(name: str) -> str:
+    if not _NAME.fullmatch(name) or name.startswith("model_") or name == "all":
+        raise ValueError("a strategy name is up to 64 letters, digits, '_' or '-', starting with a "
+                         "letter (not 'all', not 'model_...')")
+    return name
+
+
+def _kind_error(kind: object, reason: str) -> ValidationError:
+    """An error at the table's ``kind`` key (raised from the table's validator, it nests)."""
+    return ValidationError.from_exception_data("StrategyTable", [
+        {"type": PydanticCustomError("strategy_kind", "{reason}", {"reason": reason}),
+         "loc": ("kind",), "input": kind}])
+
+
+class StrategyTable(BaseModel):
+    """A strategy table beyond flb and odds_edge: another instance of a built-in kind, or a
+    plugin. ``params`` is the rest of the table, validated by the kind's model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    enabled: bool = True
+    params: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_kind(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a table; {NEEDS_KIND}")
+        if "kind" not in value:
+            raise ValueError(NEEDS_KIND)
+        kind = value["kind"]
+        if not isinstance(kind, str):
+            raise _kind_error(kind, "expected a string")
+        rest = {k: v for k, v in value.items() if k != "kind"}
+        section = BUILTIN_TABLES.get(kind)
+        if section is not None:
+            params = section.model_validate(rest)
+            return {"kind": kind, "enabled": getattr(params, "enabled", True), "params": params}
+        # Imported only here: the registry loads numba, which a config without plugins never needs.
+        from strategies.registry import REGISTRY
+
+        try:
+            spec = REGISTRY.kind(kind)
+        except ValueError as exc:
+            raise _kind_error(kind, str(exc)) from None
+        enabled = rest.pop("enabled", True)
+        return {"kind": kind, "enabled": enabled, "params": spec.validate(rest)}
+
+    @model_serializer
+    def _flat(self, info: SerializationInfo) -> dict[str, Any]:
+        """As written in TOML: kind, enabled and the parameters side by side."""
+        params = self.params
+        mode = "json" if info.mode_is_json() else "python"
+        if isinstance(params, BaseModel):
+            params = params.model_dump(mode=mode)
+        elif params is not None and not isinstance(params, dict):
+            params = TypeAdapter(type(params)).dump_python(params, mode=mode)
+        return {"kind": self.kind, "enabled": self.enabled, **(params or {})}
+
+
 class StrategiesSettings(Section):
+    """The built-in two (always present, reloadable as before) and any other named tables,
+    each with a ``kind``."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[Annotated[str, AfterValidator(_table_name)], StrategyTable]
+
     flb: FlbSettings = FlbSettings()
     odds_edge: OddsEdgeSettings = OddsEdgeSettings()
+
+    def tables(self) -> list[tuple[str, str, bool, Any]]:
+        """(name, kind, enabled, params) of every strategy, flb and odds_edge first: what
+        ``strategies.registry.build_strategies`` takes."""
+        own = self.model_extra or {}
+        return [("flb", "flb", self.flb.enabled, self.flb),
+                ("odds_edge", "odds_edge", self.odds_edge.enabled, self.odds_edge),
+                *((name, t.kind, t.enabled, t.params) for name, t in own.items())]

@@ -31,19 +31,17 @@ from config import (
 from daemon import gc_control
 from daemon.control import ControlError, ControlServer
 from daemon.engine import Engine
-from daemon.fair_values import FairValues
 from daemon.feeds.odds_api import OddsPoller, OddsPollerConfig, OddsSnapshot
+from daemon.jobs import Job, Scheduler
 from daemon.ledger import LEDGER_FILE, Ledger, LedgerReader
 from daemon.ledger.rows import intent_from_row
 from daemon.logs import configure_logging, get_logger
-from daemon.market_board import MarketBoard
 from daemon.metrics_server import MetricsServer
 from daemon.reconcile import reconcile
 from daemon.reports import daily_summary, summary_row
-from daemon.risk_watch import RiskWatch
+from daemon.risk_recorder import RiskRecorder
 from daemon.sdnotify import Notifier, watchdog_interval_s
 from daemon.status_view import lock_json, position_json
-from daemon.strategy_factory import build_strategies
 from daemon.supervisor import RestartPolicy, Supervisor, TaskSpec
 from daemon.tick_decision import compile_aside
 from daemon.venue_factory import VenueHandle, build_venue
@@ -52,9 +50,13 @@ from market.orders import TimeInForce
 from market.units import format_dollars
 from monitoring.metrics import Metrics
 from risk.correlation import group_resolver
-from risk.gate import RiskGate
+from risk.engine import RiskEngine
 from risk.limits import RiskLimits
-from risk.locks import Lock, LockLift, operator_halt, operator_resume
+from risk.locks import Lock, operator_halt, operator_resume
+from strategies.base import StrategyDefaults
+from strategies.fair_values import FairValues
+from strategies.market_board import MarketBoard
+from strategies.registry import build_strategies
 
 log = get_logger("edgewarden.daemon")
 SETTLEMENT_EVERY_S = 5.0
@@ -76,18 +78,20 @@ class Daemon:
         self.ledger: Ledger | None = None
         self.venue: VenueHandle | None = None
         self.engine: Engine | None = None
-        self.watch: RiskWatch | None = None
+        self.risk: RiskEngine | None = None
+        self.recorder: RiskRecorder | None = None
         self.control: ControlServer | None = None
         self.metrics_server: MetricsServer | None = None
         oe = settings.strategies.odds_edge
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
         self.odds_last_ns = 0
+        self.scheduler: Scheduler | None = None
         for feed in ("exchange", "odds"):  # computed at scrape time, so a dead feed shows its age
             self.metrics.feed_age.labels(feed=feed).set_function(
                 lambda feed=feed: _or_nan(self.feed_ages(time.time_ns()).get(feed)))
         self.metrics.realized_pnl.set_function(
-            lambda: self.watch.pnl_today(time.time_ns()) / 10_000 if self.watch else 0.0)
+            lambda: self.risk.pnl_today(time.time_ns()) / 10_000 if self.risk else 0.0)
         self._rate_waits_seen: dict[str, float] = {}
         self.reconciled = False
         self.stopping = False
@@ -100,12 +104,12 @@ class Daemon:
         self.ledger = await Ledger.open(self.data_dir / LEDGER_FILE, intent_sync=s.engine.intent_sync)
         await self._record_config()
         limits = RiskLimits.from_settings(s.risk, s.fees)
-        gate = RiskGate(limits)
-        self.watch = RiskWatch(gate, self.ledger, limits, s.risk.kill_file, on_change=self._state_changed)
+        self.risk = RiskEngine(limits, group_names=[g.name for g in s.risk.correlation_groups])
+        self.recorder = RiskRecorder(self.risk, self.ledger, s.risk.kill_file, on_change=self._state_changed)
         self.venue = await build_venue(s, self.data_dir)
         board = MarketBoard()
         self.engine = Engine(
-            self.venue.venue, gate, self.ledger, board, self.watch, self._strategies(limits),
+            self.venue.venue, self.risk, self.ledger, board, self.recorder, self._strategies(limits),
             self.metrics, self.data_dir, TimeInForce(s.engine.order_time_in_force),
             s.engine.book_sample_every_ticks, group_of=group_resolver(s.risk.correlation_groups),
             fair_of=self._fair_of, max_in_flight=max(1, int(s.venue.kalshi.writes_per_second)),
@@ -115,23 +119,22 @@ class Daemon:
         failed = await compile_aside()
         if failed is not None:
             log.warning("tick_kernel_compiled_here", reason=failed)
-        await asyncio.to_thread(self.engine.decider.warm_up, gate)
+        await asyncio.to_thread(self.engine.decider.warm_up, self.risk.gate)
         self.odds = self._odds_poller()
         await asyncio.to_thread(self._rebuild_from_ledger)
         await self.engine.refresh_markets(sample_books=False)
         report = await reconcile(self.engine, self.ledger)
         self.reconciled = report.ok
         if not report.ok:
-            await self.watch.add_lock(
-                Lock.make("reconcile", "*", "HALTED", report.reason, time.time_ns()), time.time_ns()
-            )
+            now = time.time_ns()
+            await self.recorder.lock(Lock.make("reconcile", "*", "HALTED", report.reason, now), now)
         # Kill switches on what the ledger says (today's loss, the streak) before the first tick.
         await self.engine.evaluate_switches(time.time_ns())
         await self._start_servers()
         gc_control.settle_after_start()
         self.notifier.ready(self._status_line())
         log.info("daemon_ready", mode=s.mode, dry_run=s.dry_run, data_dir=str(self.data_dir),
-                 markets=len(board.tickers), state=self.watch.state, reconciled=report.ok)
+                 markets=len(board.tickers), state=self.risk.state, reconciled=report.ok)
 
     def _odds_poller(self) -> OddsPoller | None:
         """The odds feed: the built-in one in sim mode, The Odds API otherwise."""
@@ -167,36 +170,39 @@ class Daemon:
     def _fair_of(self, market: Any, now_ns: int) -> float:
         return self.fair_values.fair_yes(market.yes_sub_title, market.no_sub_title, now_ns)
 
-    async def _run_odds(self) -> None:
+    async def _poll_odds(self) -> str | None:
+        """One round of the odds feed. Once the poller has stopped (quota floor, refused key) it
+        stays down on purpose: a run then only reports why."""
         assert self.odds is not None
-        reason = await self.odds.run()
-        log.error("odds_feed_stopped", reason=reason)
-        await asyncio.Event().wait()  # stays down on purpose (quota floor, refused key)
+        if self.odds.stop_reason is None:
+            await self.odds.poll_once()
+            if self.odds.stop_reason is not None:
+                log.error("odds_feed_stopped", reason=self.odds.mask(self.odds.stop_reason))
+                await self.odds.close()
+        return None if self.odds.stop_reason is None else f"stopped: {self.odds.mask(self.odds.stop_reason)}"
 
     def _strategies(self, limits: RiskLimits) -> list:
-        return build_strategies(self.settings.strategies, limits)
+        return build_strategies(self.settings.strategies.tables(),
+                                StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
 
     def _rebuild_from_ledger(self) -> None:
-        """Positions, P&L, settled markets, seen fills and locks, exactly as before the stop."""
-        assert self.engine is not None and self.watch is not None
+        """Positions, P&L, the streak, settled markets, seen fills and locks, as before the stop:
+        the ledger's history replayed through the risk engine, the one place that folds it."""
+        assert self.engine is not None and self.risk is not None
         now = time.time_ns()
         with LedgerReader(self.data_dir / LEDGER_FILE) as reader:
-            positions, events, settled = reader.fold()
-            state = self.engine.state
-            state.positions = positions
-            state.settled = set(settled)
+            reader.replay_into(self.risk, now)
             fills = reader.rows("fills")
+            state = self.engine.state
+            state.settled = {s.ticker for s in reader.settlement_records()}
             state.seen_fills = {f["fill_id"] for f in fills}
             state.last_fill_ts_ns = max((f["venue_ts_ns"] or 0 for f in fills), default=0)
-            self.watch.inputs.pnl_events = [(e.ts_ns, e.delta) for e in events]
-            self.watch.inputs.settled_pnl.extend(settled[r["ticker"]] for r in reader.rows("settlements"))
             intents = {r["client_order_id"]: r for r in reader.rows("order_intents")}
             for order in reader.rows("orders"):
                 intent = intents.get(order["client_order_id"])
                 if order["order_id"] and intent:
                     state.order_intents[order["order_id"]] = intent_from_row(intent)
-            self.watch.load([Lock.from_row(r) for r in reader.rows("locks")],
-                            [LockLift.from_row(r) for r in reader.rows("lock_lifts")], now)
+        self.recorder.show()
 
     async def _record_config(self) -> None:
         assert self.ledger is not None
@@ -219,15 +225,28 @@ class Daemon:
 
     # ------------------------------------------------------------------ tasks
     def tasks(self) -> list[TaskSpec]:
-        specs = [
-            TaskSpec("engine", self._run_engine),
-            TaskSpec("settlements", self._poll_settlements),
-            TaskSpec("watchdog", self._watchdog),
-            TaskSpec("daily-report", self._daily_reports),
+        """The tick loop, then one loop per job; the jobs never run on the tick's path."""
+        if self.scheduler is None:
+            self.scheduler = Scheduler(self.jobs(), metrics=self.metrics)
+        return [TaskSpec("engine", self._run_engine), *self.scheduler.tasks()]
+
+    def jobs(self) -> list[Job]:
+        """Everything periodic besides the tick: its cadence and how long one run may take."""
+        watchdog_s = watchdog_interval_s() or 1.0
+        jobs = [
+            Job("settlements", self._poll_settlements, every_s=SETTLEMENT_EVERY_S, timeout_s=60.0,
+                run_at_start=True),
+            Job("daily-report", self._daily_reports, every_s=DAILY_REPORT_EVERY_S, timeout_s=120.0,
+                run_at_start=True),
+            Job("watchdog", self._watchdog, every_s=watchdog_s, timeout_s=watchdog_s, run_at_start=True),
         ]
         if self.odds is not None:
-            specs.append(TaskSpec("odds-poller", self._run_odds))
-        return specs
+            c = self.odds.config  # a round's worst case: every try of every sport times out, backs off
+            round_s = len(c.sports) * sum(c.timeout_seconds + min(c.backoff_max_s, c.backoff_initial_s * 2.0**a)
+                                          for a in range(c.max_attempts))
+            jobs.append(Job("odds", self._poll_odds, every_s=c.poll_seconds, timeout_s=max(round_s, 1.0),
+                            run_at_start=True))
+        return jobs
 
     async def _run_engine(self) -> None:
         """Refresh the books, then decide on them at once: no hand-off between the two, so an
@@ -261,19 +280,15 @@ class Daemon:
 
     async def _poll_settlements(self) -> None:
         assert self.engine is not None
-        while True:
-            await self.engine.sync_settlements()
-            await asyncio.sleep(SETTLEMENT_EVERY_S)
+        await self.engine.sync_settlements()
 
     async def _daily_reports(self) -> None:
         """Once a trading day is over, its summary goes into the ledger (``report daily``)."""
         assert self.ledger is not None
-        while True:
-            row = await asyncio.to_thread(self._yesterday_summary, time.time_ns())
-            if row is not None:
-                await self.ledger.write("daily_summaries", [row])
-                log.info("daily_summary_written", day=row["day"])
-            await asyncio.sleep(DAILY_REPORT_EVERY_S)
+        row = await asyncio.to_thread(self._yesterday_summary, time.time_ns())
+        if row is not None:
+            await self.ledger.write("daily_summaries", [row])
+            log.info("daily_summary_written", day=row["day"])
 
     def _yesterday_summary(self, now_ns: int) -> dict[str, Any] | None:
         tz = self.settings.risk.day_boundary_tz
@@ -285,13 +300,12 @@ class Daemon:
             summary = daily_summary(reader, yesterday, tz)
         return summary_row(yesterday, summary, now_ns) if summary.trades else None
 
-    async def _watchdog(self) -> None:
+    async def _watchdog(self) -> str | None:
         """WATCHDOG=1 only while ticks are healthy, so systemd restarts a hung daemon."""
-        interval = watchdog_interval_s() or 1.0
-        while True:
-            if self._ticks_healthy() and not self.stopping:
-                self.notifier.watchdog()
-            await asyncio.sleep(interval)
+        if self._ticks_healthy() and not self.stopping:
+            self.notifier.watchdog()
+            return None
+        return "withheld: stopping" if self.stopping else "withheld: ticks stale"
 
     def _ticks_healthy(self) -> bool:
         assert self.engine is not None
@@ -300,12 +314,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ Service protocol
     async def on_task_crashloop(self, name: str, error: BaseException) -> None:
-        assert self.watch is not None
+        assert self.recorder is not None
         self.metrics.task_restarts.labels(task=name).inc()
         now = time.time_ns()
-        await self.watch.add_lock(
-            Lock.make("task_crashloop", "*", "HALTED", f"task {name} keeps dying: {error!r}", now), now
-        )
+        await self.recorder.lock(
+            Lock.make("task_crashloop", "*", "HALTED", f"task {name} keeps dying: {error!r}", now), now)
 
     async def reload(self) -> None:
         """SIGHUP: only reloadable fields change; an invalid config is refused, the old one stays."""
@@ -325,7 +338,7 @@ class Daemon:
         self.notifier.ready(self._status_line())
 
     def _apply_reload(self, new: Settings) -> None:
-        assert self.engine is not None and self.watch is not None
+        assert self.engine is not None and self.risk is not None
         merged = self.settings.model_copy(update={
             "risk": new.risk, "strategies": new.strategies, "logging": new.logging,
             "engine": self.settings.engine.model_copy(update={"tick_seconds": new.engine.tick_seconds}),
@@ -333,18 +346,17 @@ class Daemon:
         })
         # Fields that need a restart keep their old values in risk (e.g. correlation groups).
         limits = RiskLimits.from_settings(merged.risk, self.settings.fees)
-        limits = dataclasses.replace(limits, day_boundary_tz=self.watch.limits.day_boundary_tz)
+        limits = dataclasses.replace(limits, day_boundary_tz=self.risk.limits.day_boundary_tz)
         self.settings = merged
-        self.engine.gate.limits = limits
-        self.watch.limits = limits
+        self.risk.set_limits(limits)
         self.engine.strategies = self._strategies(limits)
         configure_logging(merged.logging.level, merged.logging.format)
 
     async def operator_resume(self) -> None:
         """SIGUSR1: lift every lock, recorded as the signal's doing."""
-        assert self.watch is not None
+        assert self.recorder is not None
         now = time.time_ns()
-        await self.watch.lift(operator_resume(None, "SIGUSR1", "resume signal", now), now)
+        await self.recorder.lift(operator_resume(None, "SIGUSR1", "resume signal", now), now)
 
     async def shutdown(self) -> None:
         """Stop new orders, cancel resting ones (per config), flush the ledger, close."""
@@ -371,51 +383,55 @@ class Daemon:
 
     # ------------------------------------------------------------------ control handlers
     async def _control_status(self, _fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.engine is not None and self.watch is not None
+        assert self.engine is not None and self.risk is not None and self.recorder is not None
         now = time.time_ns()
         last = self.engine.state.last_tick_ns
         return {
-            "state": self.watch.state,
+            "state": self.risk.state,
             "last_tick_age_s": (now - last) / 1e9 if last else None,
-            "pnl_today": format_dollars(self.watch.pnl_today(now)),
-            "positions": [position_json(p) for p in self.engine.state.positions.values() if p.quantity],
-            "locks": [lock_json(lock) for lock in self.watch.active],
+            "pnl_today": format_dollars(self.risk.pnl_today(now)),
+            "positions": [position_json(p) for p in self.risk.positions.values() if p.quantity],
+            "locks": [lock_json(lock) for lock in self.risk.active],
+            "switches": self.risk.readings(now, stale_books=self.engine.stale_books(now),
+                                           **self.recorder.kill_facts()),
             "markets": len(self.engine.board.tickers),
             "mode": self.settings.mode, "dry_run": self.settings.dry_run,
         }
 
     async def _control_locks(self, _fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.watch is not None
-        return {"locks": [lock_json(lock) for lock in self.watch.active]}
+        assert self.risk is not None
+        return {"locks": [lock_json(lock) for lock in self.risk.active]}
 
     async def _control_halt(self, fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.watch is not None
+        assert self.recorder is not None
         now = time.time_ns()
-        lock = await self.watch.add_lock(operator_halt(fields["reason"], fields.get("who") or "operator", now), now)
+        lock = operator_halt(fields["reason"], fields.get("who") or "operator", now)
+        await self.recorder.lock(lock, now)
         return {"lock_id": lock.lock_id}
 
     async def _control_resume(self, fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.watch is not None
+        assert self.risk is not None and self.recorder is not None
         now = time.time_ns()
         lock_id = fields.get("lock_id")
-        if lock_id and lock_id not in {lock.lock_id for lock in self.watch.locks}:
+        if lock_id and lock_id not in {lock.lock_id for lock in self.risk.locks}:
             raise ControlError(f"no lock {lock_id!r} (see `edgewarden locks`)")
-        await self.watch.lift(operator_resume(lock_id, fields.get("who") or "operator", fields["reason"], now), now)
-        return {"state": self.watch.state}
+        await self.recorder.lift(operator_resume(lock_id, fields.get("who") or "operator", fields["reason"], now), now)
+        return {"state": self.risk.state}
 
     # ------------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:
         now = time.time_ns()
-        engine, watch = self.engine, self.watch
+        engine, risk = self.engine, self.risk
         last = engine.state.last_tick_ns if engine else 0
-        healthy = bool(engine and watch and self._ticks_healthy())
+        healthy = bool(engine and risk and self._ticks_healthy())
         return {
             "healthy": healthy,
-            "state": watch.state if watch else "STARTING",
+            "state": risk.state if risk else "STARTING",
             "last_tick_age_s": (now - last) / 1e9 if last else None,
             "feeds": self.feed_ages(now),
-            "locks": [dataclasses.asdict(lock) for lock in (watch.active if watch else [])],
+            "locks": [dataclasses.asdict(lock) for lock in (risk.active if risk else [])],
             "reconciled": self.reconciled,
+            "jobs": self.scheduler.states() if self.scheduler else {},
         }
 
     def feed_ages(self, now_ns: int) -> dict[str, float | None]:
@@ -431,7 +447,7 @@ class Daemon:
         self.metrics.locks_active.set(len(active))
 
     def _status_line(self) -> str:
-        state = self.watch.state if self.watch else "STARTING"
+        state = self.risk.state if self.risk else "STARTING"
         ticks = self.engine.state.ticks if self.engine else 0
         return f"trading {state}, {ticks} ticks"
 

@@ -24,16 +24,16 @@ from daemon.ledger.rows import order_row
 from daemon.ledger.trade_csv import TradeRow, append_trades
 from daemon.ledger.writer import HOLD_MAX_S
 from daemon.logs import get_logger
-from daemon.market_board import MarketBoard
-from daemon.risk_watch import RiskWatch
+from daemon.risk_recorder import RiskRecorder
 from daemon.tick_decision import TickDecider, TickDecision
 from daemon.venues.base import Venue, VenueError
-from market.orders import Action, Fill, Order, OrderIntent, Position, Side, TimeInForce
+from market.orders import Action, Fill, Order, OrderIntent, Side, TimeInForce, slippage_bps
 from market.units import COUNT_SCALE
 from monitoring.metrics import Metrics
-from risk.gate import RiskGate
+from risk.engine import RiskEngine
 from risk.reasons import Reason
 from strategies.base import SIDE_YES, Strategy
+from strategies.market_board import MarketBoard
 
 log = get_logger("edgewarden.engine")
 
@@ -68,7 +68,8 @@ class Decided:
 
 @dataclass
 class EngineState:
-    positions: dict[str, Position] = field(default_factory=dict)
+    """What the order path remembers beside risk (positions live in ``RiskEngine``)."""
+
     seen_fills: set[str] = field(default_factory=set)
     settled: set[str] = field(default_factory=set)
     order_intents: dict[str, OrderIntent] = field(default_factory=dict)
@@ -86,10 +87,10 @@ class Engine:
     def __init__(
         self,
         venue: Venue,
-        gate: RiskGate,
+        risk: RiskEngine,
         ledger: Ledger,
         board: MarketBoard,
-        watch: RiskWatch,
+        recorder: RiskRecorder,
         strategies: Sequence[Strategy],
         metrics: Metrics,
         data_dir: Path,
@@ -102,10 +103,12 @@ class Engine:
         max_in_flight: int = 10,
     ) -> None:
         self.venue = venue
-        self.gate = gate
+        self.risk = risk
+        self.gate = risk.gate
+        """The risk engine's arrays and kernels: the tick's kernel reads them directly."""
         self.ledger = ledger
         self.board = board
-        self.watch = watch
+        self.recorder = recorder
         self.strategies = strategies
         self.metrics = metrics
         self.data_dir = data_dir
@@ -156,7 +159,7 @@ class Engine:
         except VenueError as exc:
             self._venue_error("refresh_markets", exc, now)
             return 0
-        self.watch.inputs.trading_active = bool(status.trading_active)
+        self.risk.on_exchange_status(bool(status.trading_active))
         sample = sample_books and self.state.ticks % self.book_sample_every == 0
         new_rows, snapshots = [], []
         # A market missing from the open list has closed: nothing may trade on its last quote.
@@ -164,7 +167,7 @@ class Engine:
         for m in markets:
             slot = self.gate.slots.get(m.ticker)
             if slot is None:
-                slot = self.gate.register_market(m.ticker, self._group_of(m))
+                slot = self.risk.register_market(m.ticker, self._group_of(m))
                 self.board.add(m.ticker, slot)
                 new_rows.append({"ts_ns": now, "ticker": m.ticker, "event_ticker": m.event_ticker,
                                  "series_ticker": m.series_ticker, "status": m.status,
@@ -246,7 +249,7 @@ class Engine:
             self._record(decided, now)
         self._flush_deferred()
         fills = await self.sync_fills()
-        self.watch.record_scan(sent, fills)
+        self.risk.on_scan(sent, fills)
         await self.evaluate_switches(now)
         self.state.last_tick_ns = self.clock()
         self.metrics.ticks.inc()
@@ -255,9 +258,9 @@ class Engine:
 
     async def evaluate_switches(self, now: int) -> None:
         """Run the kill switches (at start-up before the first tick, then after every tick)."""
-        await self.watch.evaluate(now, self._stale_books(now))
+        await self.recorder.evaluate(now, self.stale_books(now))
 
-    def _stale_books(self, now: int) -> dict[str, int]:
+    def stale_books(self, now: int) -> dict[str, int]:
         n = len(self.board.tickers)
         old = np.flatnonzero(self.board.open[:n] & (now - self.board.book_ts[:n] > self.gate.limits.stale_book_ns))
         return {self.board.tickers[i]: int(self.board.book_ts[i]) for i in old}
@@ -268,7 +271,7 @@ class Engine:
         None when nothing is proposed, or nothing may be sent (shutting down, or the exchange
         said it is not trading: its lock is written by the switches after this tick).
         """
-        if not (self.trading_enabled and self.watch.inputs.trading_active and self.decider.enabled):
+        if not (self.trading_enabled and self.risk.exchange_trading and self.decider.enabled):
             return None
         # At most the free in-flight room is approved, best edge first; the rest are THROTTLED.
         # An order beyond the venue's write tokens would wait for one and reach the exchange at
@@ -394,13 +397,8 @@ class Engine:
         state = self.state
         state.seen_fills.add(fill.fill_id)
         state.last_fill_ts_ns = max(state.last_fill_ts_ns, fill.ts_ns)
-        before = state.positions.get(fill.ticker) or Position(fill.ticker)
-        after = before.apply(fill)
-        state.positions[fill.ticker] = after
-        self.watch.inputs.pnl_events.append((fill.ts_ns, after.realized_pnl - before.realized_pnl))
-        slot = self.gate.slots.get(fill.ticker)
-        if slot is not None:
-            self.gate.set_position(slot, after.quantity, after.cost)
+        intent = state.order_intents.get(fill.order_id)
+        self.risk.on_fill(fill, intent.price if intent is not None else None)
         waiting = state.awaiting_fills.get(fill.order_id)
         if waiting is not None:
             waiting.unseen_fills -= fill.count
@@ -408,13 +406,10 @@ class Engine:
                 del state.awaiting_fills[fill.order_id]
                 # The fills closed min(filled, reduced) through set_position; free the rest.
                 self.gate.release(waiting.slot, waiting.reserved, max(0, waiting.reduced - waiting.filled))
-        intent = state.order_intents.get(fill.order_id)
         if intent is not None:
-            slippage = (fill.price - intent.price) / intent.price * 10_000
-            self.watch.inputs.slippage_bps.append(slippage)
-            self.metrics.slippage.observe(slippage)
+            self.metrics.slippage.observe(slippage_bps(fill.price, intent.price))
         self.metrics.fill(fill.side.value, fill.is_taker, fill.count / COUNT_SCALE, fill.fee / 10_000)
-        self.metrics.exposure.set(sum(p.cost for p in state.positions.values()) / 10_000)
+        self.metrics.exposure.set(sum(p.cost for p in self.risk.positions.values()) / 10_000)
 
     def _fill_row(self, fill: Fill) -> dict[str, Any]:
         intent = self.state.order_intents.get(fill.order_id)
@@ -445,16 +440,9 @@ class Engine:
         for s in settlements:
             if s.ticker in self.state.settled or s.result not in (Side.YES, Side.NO):
                 continue
-            position = self.state.positions.get(s.ticker) or Position(s.ticker)
-            flat, payout = position.settle(s.result)
-            self.state.positions[s.ticker] = flat
-            self.state.settled.add(s.ticker)
             ts = s.ts_ns or self.clock()
-            self.watch.inputs.pnl_events.append((ts, flat.realized_pnl - position.realized_pnl))
-            self.watch.inputs.settled_pnl.append(flat.realized_pnl)
-            slot = self.gate.slots.get(s.ticker)
-            if slot is not None:
-                self.gate.set_position(slot, 0, 0)
+            payout = self.risk.on_settlement(s.ticker, s.result, ts)
+            self.state.settled.add(s.ticker)
             rows.append({"ts_ns": self.clock(), "ticker": s.ticker, "result": s.result.value,
                          "payout": payout, "fee": 0, "venue_ts_ns": ts})
         if rows:
@@ -481,7 +469,7 @@ class Engine:
         return cancelled
 
     def _venue_error(self, call: str, exc: Exception, now: int, **context: Any) -> None:
-        self.watch.record_error(now)
+        self.risk.on_error(now)
         kind = exc.kind if isinstance(exc, VenueError) else "other"
         self.metrics.api_error("exchange", kind)
         log.error("venue_error", call=call, error=str(exc), kind=kind, **context)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from daemon.ledger import Ledger, LedgerReader
-from daemon.ledger.rows import intent_from_row, order_row
+from daemon.ledger.rows import order_row
 from daemon.logs import get_logger
 from daemon.venues.base import VenueError
 from market.orders import OrderIntent
@@ -63,7 +63,7 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
         report.reason = f"cannot reconcile with the venue: {exc}"
         log.critical("reconcile_failed", reason=report.reason)
         return report
-    ours = {t: p.quantity for t, p in engine.state.positions.items() if p.quantity}
+    ours = {t: p.quantity for t, p in engine.risk.positions.items() if p.quantity}
     for ticker in sorted(set(ours) | set(venue_positions)):
         if ours.get(ticker, 0) != venue_positions.get(ticker, 0):
             report.mismatches.append(f"{ticker}: ledger {ours.get(ticker, 0)} vs venue {venue_positions.get(ticker, 0)}")
@@ -74,10 +74,6 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
         report.ok = False
         report.reason = "the venue differs from the ledger: " + "; ".join(report.mismatches[:10])
         log.critical("reconcile_mismatch", mismatches=report.mismatches)
-    for ticker, quantity in ours.items():
-        slot = engine.gate.slots.get(ticker)
-        if slot is not None:
-            engine.gate.set_position(slot, quantity, engine.state.positions[ticker].cost)
     log.info("reconciled", ok=report.ok, found_orders=report.found_orders,
              never_sent=report.never_sent, new_fills=report.new_fills)
     return report
@@ -86,7 +82,4 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
 def _pending_intents(ledger: Ledger) -> tuple[list[OrderIntent], set[str]]:
     """Intents written ahead with no answer recorded, and every intent's client_order_id."""
     with LedgerReader(ledger.path) as reader:
-        answered = {r[0] for r in reader.conn.execute("SELECT DISTINCT client_order_id FROM orders")}
-        intents = reader.rows("order_intents")
-        pending = [intent_from_row(r) for r in intents if r["client_order_id"] not in answered]
-        return pending, {r["client_order_id"] for r in intents}
+        return reader.unanswered_intents(), reader.intent_ids()

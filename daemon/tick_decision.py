@@ -9,9 +9,11 @@ they are one dispatch (~0.12 ms in the daemon, ~0.02 ms warm). tests/unit/test_t
 holds the fused call to the separate ones, bit for bit: the same proposals, verdicts and gate
 state.
 
-Strategies screened here are the built-in ones (``strategies.flb``, ``strategies.odds_edge``),
-at most one of each, favourite–longshot's proposals first (the order ``build_strategies``
-gives); anything else is refused when the decider is built, not mid-tick.
+The kernel screens one favourite–longshot and one odds-edge strategy, in that order. Any other
+strategy (a plugin, a second instance of a built-in kind) has no compiled screen: it falls back
+to its ``propose`` and ``RiskGate.decide_batch`` after the kernel, in the room the kernel left,
+its rows appended to the same decision. With no such strategy the fallback costs nothing: the
+decider's ``decide`` is then the fused call alone.
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from daemon.market_board import MarketBoard
+from daemon.logs import get_logger
 from risk import kernels as rk
 from risk.gate import RiskGate
 from risk.reasons import Reason
-from strategies.base import Strategy
+from strategies.base import Proposals, Strategy, StrategyDefaults
 from strategies.flb import FavouriteLongshot
 from strategies.kernels import flb_select, mask_quotes_into, odds_edge_select
+from strategies.market_board import MarketBoard
 from strategies.odds_edge import OddsEdge
+
+log = get_logger("edgewarden.tick")
 
 THROTTLED = int(Reason.THROTTLED)
 FLB, ODDS_EDGE = 0, 1
-"""Strategy codes in the kernel's ``strategy`` column."""
+"""Strategy codes in the kernel's ``strategy`` column; the fallback strategies' follow (2, ...)."""
 PROPOSAL_COLUMNS = ("slot", "side", "price", "size_cap", "strategy", "count", "reason", "reserved", "reduced")
 """The columns of the kernel's table: one entry per proposal, its verdict beside it. The table
 is stored a column per row (``table[c, i]``), so each column is an array the strategy and gate
@@ -142,19 +147,18 @@ class TickDecision:
 
 
 class TickDecider:
-    """The engine's strategies, screened and decided together (``screen_and_decide``)."""
+    """The engine's strategies, screened and decided together (``screen_and_decide``), then
+    the fallback ones, if any. ``names``: by the ``strategy`` column's code."""
 
     def __init__(self, strategies: Sequence[Strategy]) -> None:
-        flb = [s for s in strategies if isinstance(s, FavouriteLongshot)]
-        odds = [s for s in strategies if isinstance(s, OddsEdge)]
-        others = [s for s in strategies if not isinstance(s, FavouriteLongshot | OddsEdge)]
-        if others or len(flb) > 1 or len(odds) > 1:
-            raise ValueError("the tick decision screens one favourite-longshot and one odds-edge strategy "
-                             f"at most; got {', '.join(type(s).__name__ for s in strategies)}")
-        self.flb = flb[0] if flb else None
-        self.odds = odds[0] if odds else None
+        self.flb = _kernel_one(strategies, FavouriteLongshot)
+        self.odds = _kernel_one(strategies, OddsEdge)
+        self.fallback = [s for s in strategies if s is not self.flb and s is not self.odds and s.enabled]
         self.names = ["flb" if self.flb is None else self.flb.name,
-                      "odds_edge" if self.odds is None else self.odds.name]
+                      "odds_edge" if self.odds is None else self.odds.name,
+                      *(s.name for s in self.fallback)]
+        if self.fallback:  # bound here, so a tick of the built-ins alone does not even test for it
+            self.decide = self._decide_with_fallback  # type: ignore[method-assign]
         f = self.flb
         self._flb_args = (
             (False, np.zeros((2, 2)), 0, 0, 0.0, 0) if f is None else
@@ -166,7 +170,7 @@ class TickDecider:
 
     @property
     def enabled(self) -> bool:
-        return bool(self._flb_args[0] or self._odds_args[0])
+        return bool(self._flb_args[0] or self._odds_args[0] or self.fallback)
 
     def decide(self, board: MarketBoard, gate: RiskGate, now_ns: int, room: int) -> TickDecision:
         """Every enabled strategy over every open market, then the gate, keeping at most
@@ -180,6 +184,45 @@ class TickDecider:
             n, board.quotes, board.open, board.fair_yes, *self._flb_args, *self._odds_args, now_ns,
             *gate.kernel_args(), max(0, room), THROTTLED, table, fair, orders, order_fair)
         return TickDecision(k, orders[:m].tolist(), order_fair[:m].tolist(), table, fair)
+
+    def _decide_with_fallback(self, board: MarketBoard, gate: RiskGate, now_ns: int, room: int) -> TickDecision:
+        """``decide``, then each fallback strategy's proposals through the gate in the room
+        left (reserving as the kernel does), appended: code ``2 + i`` for ``fallback[i]``."""
+        fused = TickDecider.decide(self, board, gate, now_ns, room)
+        view = board.view()
+        parts = [(code, p) for code, s in enumerate(self.fallback, 2) if len(p := s.propose(view))]
+        if not parts:
+            return fused
+        p = Proposals.concat([part for _, part in parts])
+        codes = np.repeat(np.array([code for code, _ in parts], np.int64), [len(part) for _, part in parts])
+        known = (p.slot >= 0) & (p.slot < view.n)
+        if not known.all():  # a row naming no market has no ticker to record or send
+            log.warning("proposals_dropped", reason="slot names no market", rows=int((~known).sum()),
+                        strategies=sorted({self.names[c] for c in codes[~known].tolist()}))
+            p = Proposals(p.slot[known], p.side[known], p.price[known], p.fair[known], p.size_cap[known])
+            codes = codes[known]
+        v = gate.decide_batch(p.slot, p.side, p.price, p.fair, p.size_cap, now_ns,
+                              max_orders=max(0, room) - len(fused.orders))
+        k, added = fused.proposals, len(p)
+        table, fair = self._room_for(k + added, k)
+        for row, values in enumerate((p.slot, p.side, p.price, p.size_cap, codes, v.count, v.reason,
+                                      v.reserved, v.reduced)):
+            table[row, k:k + added] = values
+        fair[k:k + added] = p.fair
+        ok = np.flatnonzero(v.count > 0)
+        orders = np.stack([ok + k, p.slot[ok], p.side[ok], p.price[ok], v.count[ok], v.reserved[ok],
+                           v.reduced[ok], codes[ok]], axis=1).astype(np.int64).tolist()
+        return TickDecision(k + added, fused.orders + orders, fused.order_fair + p.fair[ok].tolist(), table, fair)
+
+    def _room_for(self, rows: int, keep: int) -> tuple[np.ndarray, np.ndarray]:
+        """The table and fair arrays with at least ``rows`` entries, the first ``keep`` kept."""
+        table, fair, orders, order_fair = self._results
+        if table.shape[1] < rows:
+            grown_table, grown_fair = np.zeros((TABLE_ROWS, 2 * rows), np.int64), np.zeros(2 * rows)
+            grown_table[:, :keep], grown_fair[:keep] = table[:, :keep], fair[:keep]
+            table, fair = grown_table, grown_fair
+            self._results = (table, fair, orders, order_fair)
+        return table, fair
 
     @staticmethod
     def _result_arrays(markets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -223,9 +266,17 @@ def warm_up_default() -> None:
     overrides): the same argument types as any configuration's (``TickDecider`` and
     ``RiskLimits.from_settings`` fix them)."""
     from config import load_settings
-    from daemon.strategy_factory import build_strategies
     from risk.limits import RiskLimits
+    from strategies.registry import build_strategies
 
     settings = load_settings(None)
     limits = RiskLimits.from_settings(settings.risk, settings.fees)
-    TickDecider(build_strategies(settings.strategies, limits)).warm_up(RiskGate(limits))
+    strategies = build_strategies(settings.strategies.tables(), StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
+    TickDecider(strategies).warm_up(RiskGate(limits))
+
+
+def _kernel_one(strategies: Sequence[Strategy], kind: type) -> Strategy | None:
+    """The strategy of exactly this built-in type the kernel screens: the first enabled one,
+    else the first (a subclass may propose differently, so it falls back)."""
+    of_kind = [s for s in strategies if type(s) is kind]
+    return next((s for s in of_kind if s.enabled), of_kind[0] if of_kind else None)

@@ -57,6 +57,12 @@ def make_client_order_id(
     return "ew-" + hashlib.blake2b(msgspec.json.encode(fields), digest_size=16).hexdigest()
 
 
+def slippage_bps(fill_price: int, decision_price: int) -> float:
+    """A fill against the price decided, in basis points, worse positive (we buy: paying more
+    is worse). The one definition the kill switch, the metrics and the backtester share."""
+    return (fill_price - decision_price) / decision_price * 10_000
+
+
 def notional(count: int, price: int, round_up: bool) -> int:
     """Money for ``count`` units at ``price``: exact for whole cents; a sub-cent remainder
     (fractional contracts at sub-cent prices) is rounded against us (costs up, proceeds down)."""

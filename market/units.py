@@ -20,6 +20,10 @@ CONTRACT_PAYOUT = MONEY_SCALE
 """What one whole contract pays at settlement, in money units ($1.00)."""
 CENT = MONEY_SCALE // 100
 """One cent in money units."""
+SECOND_NS = 1_000_000_000
+HOUR_NS = 3_600 * SECOND_NS
+DAY_NS = 24 * HOUR_NS
+"""Time is nanoseconds since the Unix epoch, UTC."""
 
 MAX_DIGITS = 24
 """Integer digits accepted: far beyond any real balance, and it keeps the arithmetic exact."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from market.orders import Side
+from market.orders import Side, slippage_bps
 from market.units import CONTRACT_PAYOUT, COUNT_SCALE
 
 PRICE_BUCKETS = 20  # 5¢ buckets
@@ -55,7 +55,7 @@ class Trade:
     @property
     def slippage_bps(self) -> float:
         """Fill vs decision price, worse (paid more) positive."""
-        return (self.price - self.decision_price) / self.decision_price * 10_000
+        return slippage_bps(self.price, self.decision_price)
 
 
 def price_bucket(price: int, buckets: int = PRICE_BUCKETS) -> int:

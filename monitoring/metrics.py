@@ -16,6 +16,7 @@ ORDER_OUTCOMES = ("sent", "resting", "executed", "canceled", "rejected", "failed
 RATE_BUCKETS = ("read", "write")
 LIQUIDITY = ("taker", "maker")
 SIDES = ("yes", "no")
+JOB_OUTCOMES = ("ok", "error", "timeout")
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _SLIPPAGE_BUCKETS = (-100, -50, -20, -10, -5, 0, 5, 10, 20, 50, 100, 200, 500)
@@ -73,6 +74,18 @@ class Metrics:
             "edgewarden_task_restarts", "Supervised task restarts", ["task"], registry=r
         )
         self.markets = Gauge("edgewarden_markets", "Markets the engine watches", registry=r)
+        self.job_last_success = Gauge(
+            "edgewarden_job_last_success_timestamp_seconds", "When the job last succeeded (0: never)",
+            ["job"], registry=r,
+        )
+        self.job_last_duration = Gauge(
+            "edgewarden_job_last_duration_seconds", "Wall time of the job's last run", ["job"], registry=r
+        )
+        self.job_runs = Counter(
+            "edgewarden_job_runs", "Scheduled job runs by outcome", ["job", "outcome"], registry=r
+        )
+        self.job_names: tuple[str, ...] = ()
+        """The closed set of ``job`` label values, declared by the scheduler at start."""
         for state in TRADING_STATES:
             self.trading_state.labels(state=state).set(0)
 
@@ -88,6 +101,23 @@ class Metrics:
     def order(self, outcome: str) -> None:
         _check(outcome, ORDER_OUTCOMES, "outcome")
         self.orders.labels(outcome=outcome).inc()
+
+    def declare_jobs(self, names: list[str] | tuple[str, ...]) -> None:
+        """The job names known at start; each series is created now, so it reads 0, not absent."""
+        self.job_names = tuple(dict.fromkeys((*self.job_names, *names)))
+        for job in names:
+            self.job_last_success.labels(job=job).set(0)
+            self.job_last_duration.labels(job=job).set(0)
+            for outcome in JOB_OUTCOMES:
+                self.job_runs.labels(job=job, outcome=outcome)
+
+    def job_ran(self, job: str, outcome: str, duration_s: float, finished_s: float) -> None:
+        _check(job, self.job_names, "job")
+        _check(outcome, JOB_OUTCOMES, "outcome")
+        self.job_runs.labels(job=job, outcome=outcome).inc()
+        self.job_last_duration.labels(job=job).set(duration_s)
+        if outcome == "ok":
+            self.job_last_success.labels(job=job).set(finished_s)
 
     def fill(self, side: str, is_taker: bool, contracts: float, fee_dollars: float) -> None:
         _check(side, SIDES, "side")

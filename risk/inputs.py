@@ -1,23 +1,18 @@
-"""What the kill switches look at, kept up to date event by event, and their evaluation.
+"""What the kill switches look at, kept up to date event by event (``RiskEngine`` feeds it).
 
-Pure: every event carries its time, and ``evaluate`` is given ``now_ns`` and the two
-environment facts the daemon reads (``os.environ`` and whether the kill file exists).
-Recent errors and slippage live in numba-read rings; today's P&L is a running sum for the
-current trading day; the loss streak and scans without a fill are counters. Each measure
-is exactly what ``daemon.risk_watch.RiskInputs`` folds from lists, in O(1) memory.
+Pure: every event carries its time. Recent errors and slippage live in numba-read rings;
+today's P&L is a running sum for the current trading day; the loss streak and scans
+without a fill are counters: O(1) memory over a run of any length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from market.units import HOUR_NS
 
-from . import switches
 from .calendar import day_start_ns, next_day_start_ns
 from .limits import RiskLimits
-from .locks import Lock
 from .rings import Ring
 
-HOUR_NS = 3_600 * 1_000_000_000
 RING_CAPACITY = 4_096
 
 
@@ -87,33 +82,3 @@ class SwitchInputs:
                 "slippage_mean_bps": mean, "slippage_fills": fills,
                 "errors_last_hour": self.errors_last_hour(now_ns),
                 "scans_without_fill": self.scans_without_fill}
-
-    # ------------------------------------------------------------------ evaluation
-    def evaluate(
-        self,
-        limits: RiskLimits,
-        now_ns: int,
-        env: Mapping[str, str],
-        kill_file_exists: bool,
-        group_exposure: Mapping[str, int] | None = None,
-        stale_books: Mapping[str, int] | None = None,
-    ) -> list[Lock]:
-        """Every rule that trips at ``now_ns``, one lock each (not yet filtered for locks in force).
-
-        ``env`` is the process environment (``os.environ``), ``kill_file_exists`` is
-        ``settings.risk.kill_file.exists()``; ``stale_books`` maps ticker → book time of the
-        markets to check for staleness, ``group_exposure`` group name → exposure.
-        """
-        mean, fills = self.slippage.mean_of_last(limits.slippage_window)
-        candidates = [
-            switches.environment_kill(env, kill_file_exists, now_ns),
-            switches.exchange_not_trading(self.trading_active, now_ns),
-            switches.daily_loss(self.pnl_today(now_ns), limits, now_ns, next_day_start_ns(now_ns, self.tz)),
-            switches.loss_streak(self.loss_streak, limits, now_ns),
-            switches.slippage_mean(mean, fills, limits, now_ns),
-            switches.error_count(self.errors_last_hour(now_ns), limits, now_ns),
-            switches.no_fills(self.scans_without_fill, limits, now_ns),
-            *(switches.correlation_breach(g, e, limits, now_ns) for g, e in (group_exposure or {}).items()),
-            *(switches.stale_book(t, ts, limits, now_ns) for t, ts in (stale_books or {}).items()),
-        ]
-        return [lock for lock in candidates if lock is not None]

@@ -91,6 +91,15 @@ class Proposals:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyDefaults:
+    """The risk section's values a strategy screens with (plain numbers, not RiskLimits):
+    proposing only what clears them keeps the gate's work and the decisions table small."""
+
+    min_edge: float
+    fee_rate_ppm: int
+
+
 class Strategy(Protocol):
     name: str
     enabled: bool

@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from market.units import DAY_NS, HOUR_NS, SECOND_NS
 
 from .common import add_config_arg, fail, settings_from_args
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
-_UNIT_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86_400 * 10**9}
+_UNIT_NS = {"ms": 10**6, "s": SECOND_NS, "m": 60 * SECOND_NS, "h": HOUR_NS, "d": DAY_NS}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     p.add_argument("--data", type=Path, action="append", required=True, metavar="PATH",
                    help="CSV/Parquet file, ledger (.sqlite), football-data CSV, or a directory (repeatable)")
-    p.add_argument("--strategy", choices=("flb", "odds_edge", "all"), default="flb")
+    p.add_argument("--strategy", default="flb", metavar="NAME",
+                   help="a [strategies.NAME] table of the config (flb, odds_edge, a plugin's), or all")
     p.add_argument("--sweep", metavar="FAVS:LONGS",
                    help="threshold grid in dollars, e.g. 0.85,0.90,0.95:0.05,0.10,0.15")
     p.add_argument("--walk-forward", metavar="TRAIN:TEST[:STEP]",
@@ -79,10 +84,11 @@ def _prices(text: str) -> list[int]:
 
 
 def build_strategies(settings: Any, limits: Any, which: str) -> list:
-    """The daemon's strategies from the config, ``which`` ("flb", "odds_edge", "all") enabled."""
-    from daemon.strategy_factory import build_strategies as build
+    """The config's strategy ``which`` (a table name, or "all"), enabled; ValueError if none."""
+    from strategies.base import StrategyDefaults
+    from strategies.registry import build_strategies as build
 
-    return build(settings.strategies, limits, which)
+    return build(settings.strategies.tables(), StrategyDefaults(limits.min_edge, limits.fee_rate_ppm), which)
 
 
 def build_execution(settings: Any, args: argparse.Namespace) -> Any:
@@ -104,6 +110,26 @@ def build_execution(settings: Any, args: argparse.Namespace) -> Any:
     )
 
 
+@contextmanager
+def open_ledger(path: Path) -> Iterator[Any]:
+    """The ledger at ``path`` for ``backtest.data``; a file that is not one is a DataError."""
+    from backtest.events import DataError
+    from daemon.ledger import LedgerError, LedgerReader
+
+    try:
+        with LedgerReader(path) as reader:
+            yield reader
+    except (LedgerError, OSError) as exc:
+        raise DataError(f"{path.name}: not a readable ledger ({exc})") from None
+
+
+def load_dataset(paths: Path | Iterable[Path], football: Any = None, strict: bool = False) -> Any:
+    """``backtest.data.load`` with the daemon's ledger reader for any ledger among ``paths``."""
+    from backtest.data import load
+
+    return load(paths, football, strict, open_ledger)
+
+
 def dask_backend(address: str) -> Any:
     """A Dask backend connected to ``address`` (the only socket a backtest opens, here)."""
     from dask.distributed import Client
@@ -116,7 +142,6 @@ def dask_backend(address: str) -> Any:
 def run_backtest_command(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from backtest.data import load
     from backtest.engine import run_backtest
     from backtest.events import DataError
     from backtest.football import FootballOptions
@@ -129,6 +154,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     limits = RiskLimits.from_settings(settings.risk, settings.fees)
     try:
+        strategies = build_strategies(settings, limits, args.strategy)
         football = FootballOptions(
             price_from=tuple(s.strip() for s in args.price_from.split(",") if s.strip()),
             fair_from=tuple(s.strip() for s in args.fair_from.split(",") if s.strip()),
@@ -149,7 +175,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             if points is None:
                 raise ValueError("--walk-forward needs --sweep: the grid the thresholds are fitted on")
             walk = parts + [0] * (3 - len(parts))
-        data = load(args.data, football, strict=args.strict)
+        data = load_dataset(args.data, football, strict=args.strict)
     except (ValueError, argparse.ArgumentTypeError, DataError, OSError) as exc:
         return fail(str(exc), 2)
 
@@ -157,7 +183,6 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         print(f"data: {problem}", file=sys.stderr)
     if len(data.problems) > args.show_problems:
         print(f"data: ... {len(data.problems) - args.show_problems} more problems", file=sys.stderr)
-    strategies = build_strategies(settings, limits, args.strategy)
     execution = build_execution(settings, args)
     job = SweepJob(tuple(strategies), limits, execution)
     backend = dask_backend(args.scheduler) if args.scheduler else LocalBackend(args.workers)

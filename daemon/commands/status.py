@@ -12,7 +12,8 @@ from daemon.control import ControlError, NoDaemon, control_request
 from daemon.ledger import LedgerError, LedgerReader
 from daemon.status_view import lock_json, position_json
 from market.units import format_dollars
-from risk.locks import Lock, LockLift, active_locks, trading_state
+from risk.engine import RiskEngine
+from risk.limits import RiskLimits
 
 from .common import add_config_arg, add_data_dir_arg, fail, ledger_path, settings_from_args
 
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         status["source"] = "running daemon"
     except NoDaemon:
         try:
-            status = _from_ledger(ledger_path(resolved_data_dir(settings)))
+            limits = RiskLimits.from_settings(settings.risk, settings.fees)
+            status = _from_ledger(ledger_path(resolved_data_dir(settings)), limits)
         except LedgerError as exc:
             return fail(f"no daemon is running (nothing listens on {socket}) and {exc}")
         status["source"] = f"ledger (no daemon is running; nothing listens on {socket})"
@@ -56,21 +58,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"locks: {len(locks) or 'none'}")
     for lock in locks:
         print(f"  {lock['lock_id']} {lock['state']} scope={lock['scope']} {lock['rule']}: {lock['reason']}")
+    switches = status.get("switches", [])
+    if switches:
+        print("kill switches (measure / threshold):")
+        for sw in switches:
+            mark = "LOCKED" if sw["locked"] else "ok"
+            print(f"  {sw['rule']:<21} {mark:<6} {sw['value']:g} / {sw['threshold']:g} {sw['unit']}"
+                  f"  → {sw['imposes']}")
     return 0
 
 
-def _from_ledger(path: Path) -> dict:
+def _from_ledger(path: Path, limits: RiskLimits) -> dict:
+    """What the daemon would know on a restart: the ledger replayed through the risk engine."""
     now = time.time_ns()
     with LedgerReader(path) as reader:
-        locks = active_locks([Lock.from_row(r) for r in reader.rows("locks")],
-                             [LockLift.from_row(r) for r in reader.rows("lock_lifts")], now)
-        positions = reader.positions()
-        pnl = reader.daily_pnl(now)
+        risk = reader.replay_into(RiskEngine(limits), now)
         last = reader.conn.execute("SELECT MAX(ts_ns) FROM decisions").fetchone()[0]
     return {
-        "state": trading_state(locks),
+        "state": risk.state,
         "last_tick_age_s": None if last is None else (now - last) / 1e9,
-        "pnl_today": format_dollars(pnl),
-        "positions": [position_json(p) for p in positions.values()],
-        "locks": [lock_json(lock) for lock in locks],
+        "pnl_today": format_dollars(risk.pnl_today(now)),
+        "positions": [position_json(p) for p in risk.positions.values() if p.quantity],
+        "locks": [lock_json(lock) for lock in risk.active],
+        "switches": risk.readings(now, stale_books={}),
     }

@@ -1,4 +1,4 @@
-"""Rebuild state from the ledger: positions, daily P&L, loss streak, locks, inspection.
+"""Read the ledger: its rows, the history the risk engine replays at start, inspection.
 
 State is never stored as a mutable row; it is folded from the append-only tables, so a
 restart derives exactly what the daemon knew before it stopped.
@@ -12,21 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from market.orders import Action, Fill, Position, Side
-from risk.calendar import day_start_ns  # one definition of the trading day
+from market.orders import Action, Fill, OrderIntent, Side
+from risk.engine import RiskEngine
 from risk.locks import Lock, LockLift, active_locks
 
 from .migrate import connect
+from .rows import intent_from_row
 from .schema import TABLES
 
 
 @dataclass(frozen=True, slots=True)
-class PnlEvent:
-    """A change of realized P&L: a fill that closed something, a fee, or a settlement."""
+class SettlementRecord:
+    """A ``settlements`` row as the risk engine replays it."""
 
-    ts_ns: int
     ticker: str
-    delta: int
+    result: str
+    ts_ns: int
+    fee: int
 
 
 class LedgerReader:
@@ -70,49 +72,18 @@ class LedgerReader:
                 r["venue_ts_ns"] or r["ts_ns"], r["client_order_id"],
             )
 
-    def fold(self) -> tuple[dict[str, Position], list[PnlEvent], dict[str, int]]:
-        """Positions by ticker, every realized-P&L change, and the P&L of each settled market."""
-        positions: dict[str, Position] = {}
-        events: list[PnlEvent] = []
-        for fill in self.fills():
-            before = positions.get(fill.ticker) or Position(fill.ticker)
-            after = before.apply(fill)
-            positions[fill.ticker] = after
-            events.append(PnlEvent(fill.ts_ns, fill.ticker, after.realized_pnl - before.realized_pnl))
-        settled: dict[str, int] = {}
-        for r in self.conn.execute("SELECT * FROM settlements ORDER BY id"):
-            before = positions.get(r["ticker"]) or Position(r["ticker"])
-            after, _payout = before.settle(Side(r["result"]))
-            after = Position(after.ticker, 0, 0, after.realized_pnl - r["fee"], after.fees_paid + r["fee"])
-            positions[r["ticker"]] = after
-            ts = r["venue_ts_ns"] or r["ts_ns"]
-            events.append(PnlEvent(ts, r["ticker"], after.realized_pnl - before.realized_pnl))
-            settled[r["ticker"]] = after.realized_pnl
-        return positions, events, settled
+    def settlement_records(self) -> list[SettlementRecord]:
+        """Every settlement in ledger order, stamped with the venue's time where it gave one."""
+        return [SettlementRecord(r["ticker"], r["result"], r["venue_ts_ns"] or r["ts_ns"], r["fee"])
+                for r in self.conn.execute("SELECT * FROM settlements ORDER BY id")]
 
-    def positions(self) -> dict[str, Position]:
-        return {t: p for t, p in self.fold()[0].items() if p.quantity}
-
-    def daily_pnl(self, now_ns: int, tz: str = "UTC") -> int:
-        """Realized P&L after fees since the start of today in ``tz``."""
-        start = day_start_ns(now_ns, tz)
-        return sum(e.delta for e in self.fold()[1] if start <= e.ts_ns <= now_ns)
-
-    def loss_streak(self) -> int:
-        """Consecutive losing settled markets, newest first (a market's P&L over its life)."""
-        _positions, _events, settled = self.fold()
-        order = [r["ticker"] for r in self.conn.execute("SELECT ticker FROM settlements ORDER BY id DESC")]
-        streak = 0
-        for ticker in order:
-            if settled[ticker] >= 0:
-                break
-            streak += 1
-        return streak
-
-    def settled_pnl(self) -> list[int]:
-        """Each settled market's lifetime P&L, oldest settlement first (RiskWatch's input)."""
-        settled = self.fold()[2]
-        return [settled[r[0]] for r in self.conn.execute("SELECT ticker FROM settlements ORDER BY id")]
+    def replay_into(self, risk: RiskEngine, now_ns: int) -> RiskEngine:
+        """The ledger's history through the risk engine (the one place risk state is folded):
+        what a restarted daemon knows, and what ``status`` shows when no daemon runs."""
+        fills = self.rows("fills")
+        prices = {f["fill_id"]: f["decision_price"] for f in fills if f["decision_price"]}
+        risk.load(self.fills(), self.settlement_records(), *self.locks(), now_ns, decision_prices=prices)
+        return risk
 
     def locks(self) -> tuple[list[Lock], list[LockLift]]:
         locks = [Lock.from_row(r) for r in self.rows("locks")]
@@ -124,3 +95,8 @@ class LedgerReader:
 
     def intent_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT client_order_id FROM order_intents")}
+
+    def unanswered_intents(self) -> list[OrderIntent]:
+        """Intents written ahead with no ``orders`` row for their client_order_id, oldest first."""
+        answered = {r[0] for r in self.conn.execute("SELECT DISTINCT client_order_id FROM orders")}
+        return [intent_from_row(r) for r in self.rows("order_intents") if r["client_order_id"] not in answered]

@@ -42,6 +42,7 @@ from market.orders import (
     Position,
     Side,
     TimeInForce,
+    slippage_bps,
 )
 from market.units import CONTRACT_PAYOUT, COUNT_SCALE
 
@@ -343,9 +344,9 @@ class PaperVenue(Venue):
         self._positions[i.ticker] = after
         self.cash += (after.realized_pnl - before.realized_pnl) - (after.cost - before.cost)
         self._fills.append(fill)
-        worse = price - i.price if i.action is Action.BUY else i.price - price
+        bps = slippage_bps(price, i.price)  # a sell is worse when it gets less
         self.slippage.append(SlippageRecord(fill.fill_id, i.client_order_id, i.price, price,
-                                            worse / i.price * 10_000))
+                                            bps if i.action is Action.BUY else -bps))
 
     # ------------------------------------------------------------------ money
     def _schedule(self, ticker: str) -> FeeSchedule:

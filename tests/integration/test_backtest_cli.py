@@ -48,3 +48,32 @@ def test_cli_refuses_bad_arguments_with_exit_2(tmp_path: Path) -> None:
     assert run("--data", str(tmp_path / "none")).returncode == 2
     bad = run("--data", str(tmp_path), "--walk-forward", "30d:7d")
     assert bad.returncode == 2 and "--sweep" in bad.stderr
+
+
+PLUGIN_CONFIG = """
+[strategies.premium]
+kind = "strategies.examples.favourite_premium:FavouritePremium"
+min_price = 0.75
+premium = 0.05
+[risk]
+min_edge = 0.001
+"""
+
+
+def test_cli_backtests_a_plugin_strategy_by_its_table_name(tmp_path: Path) -> None:
+    data = tmp_path / "history"
+    data.mkdir()
+    (data / "book.csv").write_text("ts,ticker,yes_bid,yes_ask,yes_bid_size,yes_ask_size\n"
+                                   "2026-01-01T00:00:00Z,FAV,0.78,0.80,10.00,10.00\n"
+                                   "2026-01-01T00:01:00Z,MID,0.49,0.51,20.00,20.00\n")
+    (data / "settlements.csv").write_text("ts,ticker,result\n2026-01-01T01:00:00Z,FAV,yes\n"
+                                          "2026-01-01T01:00:00Z,MID,no\n")
+    config = tmp_path / "bt.toml"
+    config.write_text(PLUGIN_CONFIG)
+    done = run("--config", str(config), "--data", str(data), "--strategy", "premium")
+    assert done.returncode == 0, done.stderr
+    # FAV only (MID is below min_price): 10 YES at 80¢, fee ceil(0.07 × 10 × 0.8 × 0.2) = $0.12, wins.
+    assert "# Backtest: premium on" in done.stdout
+    assert "| P&L after fees | $1.8800 |" in done.stdout and "| orders / fills / contracts | 1 / 1 / 10.00 |" in done.stdout
+    unknown = run("--config", str(config), "--data", str(data), "--strategy", "nope")
+    assert unknown.returncode == 2 and "flb, odds_edge, premium" in unknown.stderr

@@ -21,16 +21,17 @@ daemon does not tick after its start-up refresh). Everything else must be equal:
 from __future__ import annotations
 
 import bisect
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from backtest.data import load
 from backtest.engine import Execution, run_backtest
 from config import load_settings
-from daemon.commands.backtest import build_strategies
+from daemon.commands.backtest import build_strategies, load_dataset
 from daemon.ledger import LedgerReader
+from risk.engine import RiskEngine
 from risk.limits import RiskLimits
 from tests.integration.daemon_harness import Daemon
 
@@ -90,13 +91,13 @@ def test_replaying_a_paper_session_gives_the_daemons_fills_and_pnl(session: Path
     ledger = session / "data" / "edgewarden.sqlite"
     settings = load_settings(session / "edgewarden.toml")
     limits = RiskLimits.from_settings(settings.risk, settings.fees)
-    data = load(ledger)
+    data = load_dataset(ledger)
     assert data.problems == ()
     replay = run_backtest(data, build_strategies(settings, limits, "flb"), limits,
                           Execution(close_guard_ns=2_000_000_000, max_orders_per_decision=100))
 
     with LedgerReader(ledger) as reader:
-        positions, _, _ = reader.fold()
+        positions = reader.replay_into(RiskEngine(limits), time.time_ns()).positions
         intents = reader.rows("order_intents")
         answered = {o["client_order_id"]: o["ts_ns"] for o in reader.rows("orders")}
         live_fills = defaultdict(list)

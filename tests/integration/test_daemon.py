@@ -48,7 +48,15 @@ def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> No
     assert 0 <= ages["exchange"] < 5 and 0 <= ages["odds"] < 10
     state = {s.labels["state"]: s.value for s in families["edgewarden_trading_state"].samples}
     assert state == {"ACTIVE": 1.0, "REDUCING": 0.0, "HALTED": 0.0}
-    assert daemon.health()["state"] == "ACTIVE"
+    health = daemon.health()
+    assert health["state"] == "ACTIVE"
+    jobs = health["jobs"]
+    assert set(jobs) == {"settlements", "daily-report", "watchdog", "odds"}
+    assert all(job["runs"] >= 1 and job["failures"] == 0 for job in jobs.values()), jobs
+    assert jobs["odds"]["every_s"] == 1.0 and jobs["odds"]["detail"] is None  # the feed is up
+    success = {s.labels["job"]: s.value
+               for s in families["edgewarden_job_last_success_timestamp_seconds"].samples}
+    assert set(success) == set(jobs) and all(v > 0 for v in success.values())
     assert daemon.proc.wait(60) == 0, daemon.tail()
     with ledger(daemon) as conn:
         fills = {r["fill_id"]: r for r in conn.execute("SELECT * FROM fills")}
@@ -117,13 +125,25 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_task_that_raises_is_restarted(tmp_path: Path) -> None:
+def test_a_job_that_raises_is_retried_at_its_next_run_not_restarted(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path, write_config(tmp_path), wrapper=WRAPPER_FLAKY_TASK)
     daemon.wait_event("daemon_ready")
-    daemon.wait_for(lambda: sum(e.get("event") == "task_died" for e in daemon.events()) >= 2, 30, "two deaths")
-    died = [e for e in daemon.events() if e.get("event") == "task_died"]
-    assert all(e["task"] == "settlements" and "injected failure" in e["error"] for e in died)
-    time.sleep(2)
+
+    def settlements() -> dict:
+        return daemon.health().get("jobs", {}).get("settlements", {})
+
+    daemon.wait_for(lambda: settlements().get("runs", 0) >= 3 and settlements()["last_outcome"] == "ok",
+                    30, "settlements failing twice, then ok")
+    job = settlements()
+    assert job["failures"] == 2 and job["every_s"] == 5.0
+    failed = [e for e in daemon.events() if e.get("event") == "job_failed"]
+    assert len(failed) == 2
+    assert all(e["job"] == "settlements" and "injected failure" in e["error"] for e in failed)
+    assert not any(e.get("event") in ("task_died", "task_crashloop") for e in daemon.events())
+    families = {f.name: f for f in text_string_to_metric_families(daemon.metrics_text())}
+    runs = {(s.labels["job"], s.labels["outcome"]): s.value for s in families["edgewarden_job_runs"].samples
+            if s.name == "edgewarden_job_runs_total"}
+    assert runs[("settlements", "error")] == 2 and runs[("settlements", "ok")] >= 1
     assert daemon.proc.poll() is None and daemon.health()["state"] == "ACTIVE"
     assert daemon.stop() == 0
 

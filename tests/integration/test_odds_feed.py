@@ -348,3 +348,27 @@ def test_rate_limited_error_carries_retry_after():
 def test_config_repr_hides_the_key():
     config = OddsPollerConfig(base_url="http://127.0.0.1:1/v4", api_key=KEY, sports=("basketball_nba",))
     assert KEY not in repr(config) and KEY not in str(config)
+
+
+async def test_the_daemons_odds_job_stays_down_once_the_poller_stopped(world):
+    """As a scheduled job: each run is one round; after the quota floor it only reports why."""
+    from config import load_settings
+    from daemon.app import Daemon
+    from daemon.jobs import Scheduler
+
+    server = await serve(world, quota=20)
+    try:
+        daemon = Daemon(load_settings(None, overrides={"mode": "sim"}, env={}))
+        daemon.odds = poller(server, min_quota_remaining=10, poll_seconds=30)
+        jobs = {job.name: job for job in daemon.jobs()}
+        assert jobs["odds"].every_s == 30 and jobs["odds"].timeout_s > 30
+        scheduler = Scheduler([jobs["odds"]])
+        for _ in range(5):
+            await scheduler.run_once("odds")
+        state = server.app[STATE_KEY]
+    finally:
+        await server.close()
+    assert state.requests[("GET", "/v4/sports/basketball_nba/odds")] == 3  # none after the stop
+    odds = scheduler.states()["odds"]
+    assert (odds["runs"], odds["failures"], odds["last_outcome"]) == (5, 0, "ok")
+    assert odds["detail"].startswith("stopped: quota floor: 11 remaining")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from backtest.data import load, parse_ts
 from backtest.events import BOOK, SETTLE, TRADE, DataError, DatasetBuilder
 from backtest.football import FootballOptions, kickoff_ns, load_football, quote
+from daemon.commands.backtest import load_dataset, open_ledger
 from daemon.ledger import Ledger
 
 FOOTBALL = Path(__file__).resolve().parents[3] / "shared" / "data" / "football-data"
@@ -177,13 +178,21 @@ async def test_a_ledger_replays_its_snapshots_closes_and_settlements(tmp_path: P
     await ledger.write("settlements", [{"ts_ns": t + 30 * S, "ticker": "A", "result": "yes", "payout": 0,
                                         "fee": 0, "venue_ts_ns": t + 29 * S}])
     await ledger.close()
-    d = load(path)
+    with pytest.raises(DataError, match="edgewarden.sqlite: a daemon ledger, and no ledger reader"):
+        load(path)  # backtest alone cannot read it: the daemon hands in its reader
+    d = load_dataset(path)
     assert d.tickers == ("A", "B") and d.close_ts.tolist() == [t + 10 * S, t + 20 * S]
     got = list(zip(d.ts.tolist(), d.kind.tolist(), d.slot.tolist(), d.a.tolist(), d.b.tolist(), strict=True))
     # A is gone from the second refresh: an empty book; B's crossed row is reported, not kept
     assert got == [(t, BOOK, 0, 9_000, 9_200), (t, BOOK, 1, 0, 500), (t + S, BOOK, 0, 0, 0),
                    (t + 29 * S, SETTLE, 0, 0, 0)]
     assert [(p.line, "not a valid book" in p.message) for p in d.problems] == [(3, True)]
+
+
+def test_a_ledger_the_daemon_cannot_open_is_a_data_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^gone.sqlite: not a readable ledger \(no ledger at "):
+        with open_ledger(tmp_path / "gone.sqlite"):
+            pass
 
 
 FOOTBALL_HEADER = ["Div", "Date", "Time", "HomeTeam", "AwayTeam", "FTR", "AvgH", "AvgD", "AvgA", "AvgCH", "AvgCD",

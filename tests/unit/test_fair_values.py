@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.fair_values import FairValues
 from daemon.feeds.odds_api import OddsSnapshot, Quota
 from daemon.feeds.odds_parse import BookmakerOdds, OddsEvent, OddsMarket, OddsOutcome
 from strategies.devig import METHODS, DevigError, consensus, devig
+from strategies.fair_values import FairValues
 
 TS = 1_800_000_000 * 10**9
 

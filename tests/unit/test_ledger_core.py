@@ -14,6 +14,7 @@ from daemon.ledger import Ledger, LedgerError, LedgerReader, connect, migrate, s
 from daemon.ledger.schema import SCHEMA_VERSION, TABLES
 from daemon.ledger.trade_csv import HEADER, TradeCsvError, TradeRow, append_trades, read_trade_csv
 from market.orders import Action, Side
+from tests.unit.test_ledger_readers import risk_at
 
 NS = 1_000_000_000
 
@@ -101,7 +102,7 @@ async def test_a_bad_row_fails_only_its_own_write(tmp_path: Path) -> None:
         ledger.append("alerts", [])
 
 
-async def test_readers_rebuild_positions_daily_pnl_and_loss_streak(tmp_path: Path) -> None:
+async def test_the_ledger_replays_into_positions_daily_pnl_and_loss_streak(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     ny_midnight = int(dt.datetime(2026, 3, 10, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4))).timestamp()) * NS
     before, after = ny_midnight - 3600 * NS, ny_midnight + 3600 * NS
@@ -117,16 +118,16 @@ async def test_readers_rebuild_positions_daily_pnl_and_loss_streak(tmp_path: Pat
         {"ticker": "B", "result": "yes", "payout": 0, "fee": 0, "venue_ts_ns": after + 2, "ts_ns": after + 2},
     ])
     await ledger.close()
-    with LedgerReader(path) as reader:
-        positions = reader.positions()
-        assert list(positions) == ["C"] and positions["C"].quantity == 200
-        # Today in New York: f4 (+4×0.05 − 0.10 fee = +$0.10 → 1_000 units... minus fee 10),
-        # A settles 6 × (1 − 0.90) = +6_000, B settles −47_500.
-        f4 = 400 * 500 // 100 - 10
-        assert reader.daily_pnl(after + 10, "America/New_York") == f4 + 6_000 - 47_500
-        # In UTC the whole session is one day, so the morning fees count too.
-        assert reader.daily_pnl(after + 10, "UTC") == f4 + 6_000 - 47_500 - 63 - 20
-        assert reader.loss_streak() == 1  # B lost, A before it won
+    ny, utc = (risk_at(path, after + 10, tz) for tz in ("America/New_York", "UTC"))
+    positions = {t: p for t, p in ny.positions.items() if p.quantity}
+    assert list(positions) == ["C"] and positions["C"].quantity == 200
+    # Today in New York: f4 (+4×0.05 − 0.10 fee = +$0.10 → 1_000 units... minus fee 10),
+    # A settles 6 × (1 − 0.90) = +6_000, B settles −47_500.
+    f4 = 400 * 500 // 100 - 10
+    assert ny.pnl_today(after + 10) == f4 + 6_000 - 47_500
+    # In UTC the whole session is one day, so the morning fees count too.
+    assert utc.pnl_today(after + 10) == f4 + 6_000 - 47_500 - 63 - 20
+    assert ny.inputs.loss_streak == 1  # B lost, A before it won
 
 
 def test_trade_csv_header_once_day_rollover_and_round_trip(tmp_path: Path) -> None:

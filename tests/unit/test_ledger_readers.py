@@ -1,4 +1,5 @@
-"""State rebuilt from a real ledger file: positions, daily P&L, loss streak, locks, inspection."""
+"""State rebuilt from a real ledger file (replayed into the risk engine): positions, daily P&L,
+loss streak, locks, inspection."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.ledger import Ledger, LedgerError, LedgerReader, day_start_ns
-from market.orders import Action, Fill, Position, Side
+from daemon.ledger.rows import intent_row
+from market.orders import Action, Fill, OrderIntent, Position, Side, TimeInForce
+from risk.engine import RiskEngine
 from risk.locks import GLOBAL, Lock, LockLift
+from tests.unit.test_risk_gate import limits
 
 NS = 1_000_000_000
 HOUR = 3_600 * NS
@@ -31,6 +35,19 @@ def fill(fid: str, ticker: str, side: str, action: str, count: int, price: int, 
 
 def settle(ticker: str, result: str, ts: int, fee: int = 0) -> dict:
     return {"ticker": ticker, "result": result, "payout": 0, "fee": fee, "venue_ts_ns": ts, "ts_ns": ts}
+
+
+def risk_at(path: Path, now: int, tz: str = "UTC") -> RiskEngine:
+    """What a daemon started at ``now`` knows: the ledger's events up to then, replayed."""
+    risk = RiskEngine(limits(day_boundary_tz=tz))
+    with LedgerReader(path) as reader:
+        risk.load([f for f in reader.fills() if f.ts_ns <= now],
+                  [s for s in reader.settlement_records() if s.ts_ns <= now], [], [], now)
+    return risk
+
+
+def held(risk: RiskEngine) -> dict[str, Position]:
+    return {t: p for t, p in risk.positions.items() if p.quantity}
 
 
 async def ledger_with(path: Path, **tables: list[dict]) -> Path:
@@ -56,9 +73,8 @@ async def test_positions_fold_with_the_same_convention_as_market_orders(tmp_path
         f = Fill(r["fill_id"], r["order_id"], r["ticker"], Side(r["side"]), Action(r["action"]),
                  r["count"], r["price"], r["is_taker"], r["fee"], r["venue_ts_ns"])
         expected[f.ticker] = expected.get(f.ticker, Position(f.ticker)).apply(f)
-    with LedgerReader(path) as reader:
-        positions = reader.positions()
-        folded = reader.fold()[0]
+    folded = risk_at(path, t + 10).positions
+    positions = held(risk_at(path, t + 10))
     assert set(positions) == {"A", "B"}  # C is flat
     assert positions["A"].quantity == 700 and positions["B"].quantity == -500
     assert folded == expected
@@ -75,12 +91,14 @@ async def test_daily_pnl_follows_the_time_zone_and_its_dst_change(tmp_path: Path
     ]
     path = await ledger_with(tmp_path / "l.sqlite", fills=rows,
                              settlements=[settle("B", "no", midnight + 23 * HOUR + 1)])
-    with LedgerReader(path) as reader:
-        assert reader.daily_pnl(midnight - 1, "America/New_York") == -100
-        assert reader.daily_pnl(midnight + 22 * HOUR, "America/New_York") == 1_000 - 100 - 30
-        assert reader.daily_pnl(midnight + 23 * HOUR + 1, "America/New_York") == -40 - 4_000
-        # In UTC the New York midnight is 05:00, so fills 1 and 2 fall on the same day.
-        assert reader.daily_pnl(midnight + HOUR, "UTC") == -100 + 1_000 - 100
+    def pnl(now: int, tz: str) -> int:
+        return risk_at(path, now, tz).pnl_today(now)
+
+    assert pnl(midnight - 1, "America/New_York") == -100
+    assert pnl(midnight + 22 * HOUR, "America/New_York") == 1_000 - 100 - 30
+    assert pnl(midnight + 23 * HOUR + 1, "America/New_York") == -40 - 4_000
+    # In UTC the New York midnight is 05:00, so fills 1 and 2 fall on the same day.
+    assert pnl(midnight + HOUR, "UTC") == -100 + 1_000 - 100
 
 
 def test_day_start_is_exact_at_the_last_nanosecond_of_a_day() -> None:
@@ -105,15 +123,15 @@ async def test_loss_streak_counts_losing_settlements_newest_first(tmp_path: Path
     # A loses, B wins, C loses; D settles (a loss) later; E stays open.
     settlements = [settle("A", "no", t + 10), settle("B", "yes", t + 11), settle("C", "no", t + 12)]
     path = await ledger_with(tmp_path / "l.sqlite", fills=fills, settlements=settlements)
-    with LedgerReader(path) as reader:
-        assert reader.loss_streak() == 1
-        assert reader.settled_pnl() == [-5_000, 5_000, -5_000]
+    risk = risk_at(path, t + 20)
+    assert risk.inputs.loss_streak == 1
+    assert [risk.positions[k].realized_pnl for k in "ABC"] == [-5_000, 5_000, -5_000]
     ledger = await Ledger.open(path)
     await ledger.write("settlements", [settle("D", "no", t + 13)])
     await ledger.close()
-    with LedgerReader(path) as reader:
-        assert reader.loss_streak() == 2
-        assert set(reader.positions()) == {"E"}
+    risk = risk_at(path, t + 20)
+    assert risk.inputs.loss_streak == 2
+    assert set(held(risk)) == {"E"}
 
 
 async def test_a_settlement_fee_can_turn_a_win_into_a_loss(tmp_path: Path) -> None:
@@ -121,9 +139,9 @@ async def test_a_settlement_fee_can_turn_a_win_into_a_loss(tmp_path: Path) -> No
     path = await ledger_with(tmp_path / "l.sqlite",
                              fills=[fill("1", "A", "yes", "buy", 100, 9_900, 0, t)],
                              settlements=[settle("A", "yes", t + 1, fee=200)])
-    with LedgerReader(path) as reader:
-        assert reader.settled_pnl() == [100 - 200]
-        assert reader.loss_streak() == 1
+    risk = risk_at(path, t + 10)
+    assert risk.positions["A"].realized_pnl == 100 - 200
+    assert risk.inputs.loss_streak == 1
 
 
 async def test_active_locks_expire_and_are_lifted(tmp_path: Path) -> None:
@@ -147,6 +165,17 @@ async def test_active_locks_expire_and_are_lifted(tmp_path: Path) -> None:
     with LedgerReader(path) as reader:
         assert reader.active_locks(t + 2 * HOUR) == []
         assert len(reader.active_locks(t + 5)) == 4  # history is still there for an earlier time
+
+
+async def test_unanswered_intents_are_those_with_no_orders_row(tmp_path: Path) -> None:
+    intents = [OrderIntent(f"c{i}", "A", Side.YES, Action.BUY, 4_000 + i, 100, TimeInForce.IOC,
+                           False, False, "flb", 0.5, 10 + i) for i in range(3)]
+    path = await ledger_with(tmp_path / "l.sqlite", order_intents=[intent_row(i) for i in intents],
+                             orders=[{"client_order_id": "c1", "ticker": "A", "status": "failed",
+                                      "event": "not_sent"}])
+    with LedgerReader(path) as reader:
+        assert reader.unanswered_intents() == [intents[0], intents[2]]
+        assert reader.intent_ids() == {"c0", "c1", "c2"}
 
 
 async def test_inspection_while_the_writer_is_open(tmp_path: Path) -> None:

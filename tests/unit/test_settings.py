@@ -262,6 +262,61 @@ def test_cross_field_rules() -> None:
     assert "unique" in errors["risk.correlation_groups"]
 
 
+# ---------------------------------------------------------------- strategy tables of one's own
+
+PLUGIN = "strategies.examples.favourite_premium:FavouritePremium"
+
+
+def test_other_strategy_tables_are_built_by_their_kind(tmp_path: Path) -> None:
+    config = write(tmp_path, f'[strategies.premium]\nkind = "{PLUGIN}"\nmin_price = 0.8\n'
+                             '[strategies.flb_tight]\nkind = "flb"\nfavourite_threshold = "0.95"\n'
+                             "enabled = false\n")
+    loaded = load_settings(config, env={})
+    tables = loaded.strategies.tables()
+    assert [(name, kind, enabled) for name, kind, enabled, _ in tables] == [
+        ("flb", "flb", True), ("odds_edge", "odds_edge", True), ("premium", PLUGIN, True),
+        ("flb_tight", "flb", False)]
+    assert tables[2][3].min_price == 0.8 and tables[2][3].premium == 0.04  # its default
+    assert tables[3][3].favourite_threshold_units == 9_500
+    assert loaded.strategies.flb == Settings().strategies.flb  # the built-in table as it was
+    assert load_settings(write(tmp_path, settings_to_toml(loaded), "dump.toml"), env={}) == loaded
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "words"),
+    [
+        ("min_price = 0.8", "strategies.mine", "needs a kind"),
+        (f'kind = "{PLUGIN}"\nmin_price = 1.5', "strategies.mine.min_price", "less than 1"),
+        (f'kind = "{PLUGIN}"\nthreshold = 1', "strategies.mine.threshold", "unknown key"),
+        ('kind = "no_such_module_here:Thing"', "strategies.mine.kind", "cannot import"),
+        ('kind = "collections:OrderedDict"', "strategies.mine.kind", "not a strategy"),
+        ('kind = "strategies.base:NoSuchClass"', "strategies.mine.kind", "has no 'NoSuchClass'"),
+        ('kind = "flbb"', "strategies.mine.kind", "unknown kind"),
+        ("kind = 7", "strategies.mine.kind", "expected a string"),
+        ('kind = "flb"\nfavourite_threshold = "0.05"', "strategies.mine", "longshot_threshold must be below"),
+    ],
+)
+def test_bad_strategy_tables_name_their_key_path(tmp_path: Path, table: str, path: str, words: str) -> None:
+    config = write(tmp_path, f"[strategies.mine]\n{table}\n")
+    errors = errors_of(config_path=config)
+    assert list(errors) == [path] and words in errors[path] and str(config) in errors[path]
+
+
+def test_strategy_table_names_are_checked() -> None:
+    errors = errors_of(overrides={"strategies": {"no good": {"kind": "flb"}, "all": {"kind": "flb"}}})
+    assert set(errors) == {"strategies.no good", "strategies.all"}
+
+
+def test_adding_removing_or_changing_a_strategy_table_needs_a_restart() -> None:
+    old = load_settings(env={})
+    new = load_settings(overrides={"strategies.premium": {"kind": PLUGIN}}, env={})
+    assert reloadable_changes(old, new) == ({}, ["strategies.premium"])
+    assert reloadable_changes(new, old) == ({}, ["strategies.premium"])
+    changed = load_settings(overrides={"strategies.premium": {"kind": PLUGIN, "premium": 0.1}}, env={})
+    assert reloadable_changes(new, changed) == ({}, ["strategies.premium"])
+    assert reloadable_changes(new, load_settings(overrides={"strategies.premium": {"kind": PLUGIN}}, env={})) == ({}, [])
+
+
 def test_settings_are_frozen() -> None:
     loaded = load_settings(env={})
     with pytest.raises(ValidationError):

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.market_board import MarketBoard
 from strategies.base import SIDE_NO, SIDE_YES, MarketView, Proposals
 from strategies.flb import KALSHI_FLB_TABLE, CalibrationCurve, FavouriteLongshot
+from strategies.market_board import MarketBoard
 from strategies.odds_edge import OddsEdge
 from tests import strategy_reference as reference
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.market_board import MarketBoard
 from daemon.tick_decision import ORDER_COLUMNS, TickDecider
 from risk.gate import RiskGate
 from risk.reasons import Reason
-from strategies.base import Proposals
+from strategies.base import MarketView, Proposals, StrategyDefaults
 from strategies.flb import KALSHI_FLB_TABLE, CalibrationCurve, FavouriteLongshot
+from strategies.market_board import MarketBoard
 from strategies.odds_edge import OddsEdge
+from strategies.registry import build_strategies
 from tests.unit.test_risk_gate import limits
 
 NOW = 10**18
@@ -95,31 +95,103 @@ def test_the_in_flight_room_throttles_the_worse_edges() -> None:
     assert len(got.orders) == 1
 
 
-def test_a_strategy_it_cannot_screen_is_refused_when_built() -> None:
-    class Custom:
-        name, enabled = "custom", True
-
-    with pytest.raises(ValueError, match="Custom"):
-        TickDecider([Custom()])
-    flb = FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE)
-    with pytest.raises(ValueError, match="at most"):
-        TickDecider([flb, flb])
+PREMIUM = "strategies.examples.favourite_premium:FavouritePremium"
 
 
-def test_a_board_larger_than_the_result_arrays_grows_them() -> None:
-    """The kernel writes into the decider's arrays (4 entries a market, first made for 256
-    markets); a board of 700 gets larger ones, not a write past their end."""
-    rng = np.random.default_rng(7)
-    quotes = [(int(b), int(b) + 100, 5_000, 5_000, True, float(f), -1, 0, NOW)
-              for b, f in zip(rng.integers(100, 9_800, 700), rng.uniform(0.02, 0.98, 700), strict=True)]
-    strategies = [FavouriteLongshot(8_000, 2_000, 0.005, 70_000, CURVE), OddsEdge(0.005, 70_000)]
+def premium(min_price: float = 0.7, premium: float = 0.05):
+    table = ("premium", PREMIUM, True, {"min_price": min_price, "premium": premium})
+    return build_strategies([table], StrategyDefaults(0.005, 70_000))[0]
+
+
+def compare_fallback(builtins, extra, quotes, room):
+    """The decider with ``extra`` strategies against the one without them and, for the
+    extras' rows, against their own propose + decide_batch after the built-ins' decision."""
     board, gate = build(quotes)
-    twin = copy.deepcopy(gate)
-    decider = TickDecider(strategies)
-    assert len(decider.decide(MarketBoard(capacity=1), gate, NOW, 0)) == 0
-    p, _, verdicts = separate(strategies, board, twin, 10**6)
+    alone_gate, twin = copy.deepcopy(gate), copy.deepcopy(gate)
+    alone = TickDecider(builtins).decide(board, alone_gate, NOW, room)
+    decider = TickDecider([*builtins, *extra])
+    got = decider.decide(board, gate, NOW, room)
+    k = len(alone)
+    # The built-ins' rows and orders, bit for bit as without the fallback strategies.
+    assert got.table[:k].tobytes() == alone.table.tobytes()
+    assert got.fair[:k].tobytes() == alone.fair.tobytes()
+    assert got.orders[:len(alone.orders)] == alone.orders
+    assert got.order_fair[:len(alone.orders)] == alone.order_fair
+    # The fallback rows: the separate steps on the state the built-ins left.
+    TickDecider(builtins).decide(board, twin, NOW, room)
+    p, names, verdicts = separate(extra, board, twin, max(0, room) - len(alone.orders))
+    assert [decider.names[c] for c in got.column("strategy")[k:]] == names
+    for column in ("slot", "side", "price", "size_cap"):
+        assert got.column(column)[k:] == getattr(p, column).tolist(), column
+    for column in ("count", "reason", "reserved", "reduced"):
+        assert got.column(column)[k:] == getattr(verdicts, column).tolist(), column
+    assert got.fair[k:].tolist() == p.fair.tolist()
+    for state in ("reserved", "reducing", "group_exposure", "total"):
+        assert getattr(gate, state).tolist() == getattr(twin, state).tolist(), state
+    extra_orders = got.orders[len(alone.orders):]
+    assert [row[0] - k for row in extra_orders] == np.flatnonzero(verdicts.count).tolist()
+    assert all(decider.names[row[-1]] in {s.name for s in extra} for row in extra_orders)
+    return got, decider
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(quote, max_size=12), st.booleans(), st.integers(0, 6))
+def test_a_plugin_falls_back_and_leaves_the_built_ins_bit_for_bit(quotes, flb_on, room) -> None:
+    builtins = [FavouriteLongshot(8_000, 2_000, 0.005, 70_000, CURVE, enabled=flb_on), OddsEdge(0.005, 70_000)]
+    compare_fallback(builtins, [premium()], quotes, room)
+
+
+def test_the_plugins_approvals_carry_its_name() -> None:
+    quotes = [(9_100, 9_200, 0, 10_000, True, float("nan"), -1, 0, NOW),   # flb's and the plugin's
+              (7_400, 7_500, 0, 10_000, True, float("nan"), -1, 0, NOW),   # the plugin's only
+              (4_000, 4_100, 0, 10_000, True, float("nan"), -1, 0, NOW)]   # nobody's
+    builtins = [FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE), OddsEdge(0.005, 70_000)]
+    got, decider = compare_fallback(builtins, [premium()], quotes, 10)
+    by = [(decider.names[row[-1]], row[1]) for row in got.orders]
+    assert by == [("flb", 0), ("premium", 0), ("premium", 1)]
+    assert decider.names == ["flb", "odds_edge", "premium"]
+
+
+def test_a_second_instance_of_a_built_in_kind_falls_back() -> None:
+    quotes = [(9_100, 9_200, 0, 10_000, True, float("nan"), -1, 0, NOW),
+              (9_600, 9_700, 0, 10_000, True, float("nan"), -1, 0, NOW),
+              (500, 600, 10_000, 0, True, float("nan"), -1, 0, NOW)]
+    first = FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE)
+    second = FavouriteLongshot(9_500, 800, 0.0, 70_000, CURVE, name="flb_tight")
+    got, decider = compare_fallback([first], [second], quotes, 10)
+    assert decider.flb is first and decider.fallback == [second]
+    assert "flb_tight" in [decider.names[c] for c in got.column("strategy")]
+
+
+def test_no_fallback_means_the_fused_call_alone() -> None:
+    decider = TickDecider([FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE), OddsEdge(0.005, 70_000)])
+    assert "decide" not in vars(decider) and decider.fallback == []
+    disabled = premium()
+    disabled.enabled = False
+    assert TickDecider([disabled]).fallback == [] and not TickDecider([disabled]).enabled
+
+
+class Sprayer:
+    """A careless plugin: nine rows a market, and one naming no market."""
+
+    name, enabled = "sprayer", True
+
+    def propose(self, view: MarketView) -> Proposals:
+        slots = np.concatenate([np.repeat(np.arange(view.n), 9), [view.n + 3]]).astype(np.int64)
+        n = len(slots)
+        return Proposals(slots, np.zeros(n, np.int8), np.full(n, 9_200, np.int64), np.full(n, 0.99),
+                         np.full(n, 100, np.int64))
+
+
+def test_fallback_rows_beyond_the_result_arrays_grow_them_and_bad_slots_are_dropped() -> None:
+    """300 markets: arrays for 2,400 rows; flb's 300 and the plugin's 2,700 need more."""
+    board, gate = build([(9_100, 9_200, 0, 5_000, True, float("nan"), -1, 0, NOW)] * 300)
+    flb = FavouriteLongshot(9_000, 1_000, 0.0, 70_000, CURVE)
+    alone = TickDecider([flb]).decide(board, copy.deepcopy(gate), NOW, 10**6)
+    decider = TickDecider([flb, Sprayer()])
     got = decider.decide(board, gate, NOW, 10**6)
-    assert len(got) == len(p) > 0
-    assert got.column("slot") == p.slot.tolist()
-    assert got.column("count") == verdicts.count.tolist()
-    assert len(got.orders) == int(np.count_nonzero(verdicts.count))
+    assert len(alone) == 300 and len(got) == 3_000
+    assert got.table[:300].tobytes() == alone.table.tobytes()
+    assert got.column("slot")[300:] == np.repeat(np.arange(300), 9).tolist()
+    assert [decider.names[c] for c in got.column("strategy")] == ["flb"] * 300 + ["sprayer"] * 2_700
+    assert len(got.orders) == int(np.count_nonzero(got.column("count"))) > 0

@@ -10,16 +10,47 @@ strategy leaves it alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import structlog
 
-from daemon.feeds.odds_api import OddsSnapshot
-from daemon.feeds.odds_parse import OddsEvent
-from daemon.logs import get_logger
-from strategies.devig import DevigError, devig, devig_rows
+from .devig import DevigError, devig, devig_rows
 
-log = get_logger("edgewarden.fair")
+log = structlog.get_logger("edgewarden.fair")
+
+
+class Outcome(Protocol):
+    name: str
+    price: float
+
+
+class Market(Protocol):
+    outcomes: Sequence[Outcome]
+
+
+class Bookmaker(Protocol):
+    key: str
+
+    def market(self, key: str) -> Market | None: ...
+
+
+class Event(Protocol):
+    """What is read of a game (the odds feed's ``OddsEvent`` has it): structural, so this
+    module needs nothing of the daemon that polls the feed."""
+
+    id: str
+    commence_ns: int
+    home_team: str
+    away_team: str
+    bookmakers: Sequence[Bookmaker]
+
+
+class Snapshot(Protocol):
+    ts_ns: int
+    events: Sequence[Event]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +68,14 @@ class FairValues:
         self.max_age_ns = int(max_age_s * 1e9)
         self.games: dict[frozenset[str], GameFair] = {}
 
-    def update(self, snapshot: OddsSnapshot) -> list[tuple[OddsEvent, GameFair]]:
+    def update(self, snapshot: Snapshot) -> list[tuple[Event, GameFair]]:
         """Fold one poll's events in; returns the games that got a consensus.
 
         Every bookmaker line of every game is de-vigged in one vectorised call per line
         length (``devig_rows``), and averaged per game the way ``consensus`` does: a poll
         of 500 games is milliseconds of loop time, not a quarter second.
         """
-        games: list[tuple[OddsEvent, list[str]]] = []
+        games: list[tuple[Event, list[str]]] = []
         lines: dict[int, list[list[float]]] = {}
         owners: dict[int, list[tuple[int, str]]] = {}
         for event in snapshot.events:
@@ -62,7 +93,7 @@ class FairValues:
                     continue  # a bookmaker naming different outcomes cannot be averaged in
                 lines.setdefault(len(names), []).append([outcomes[n] for n in names])
                 owners.setdefault(len(names), []).append((len(games) - 1, book.key))
-        updated: list[tuple[int, OddsEvent, GameFair]] = []
+        updated: list[tuple[int, Event, GameFair]] = []
         for width, rows in lines.items():
             fair, ok = devig_rows(np.array(rows), self.method)
             for (game, book), good, row in zip(owners[width], ok.tolist(), rows, strict=True):

@@ -1,0 +1,1 @@
+"""Example plugin strategies: templates to copy for a strategy of your own."""
