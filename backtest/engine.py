@@ -150,6 +150,9 @@ class _Replay:
         self.pos = 0
         self.result = BacktestResult(capital=limits.capital, events=len(data), positions=self.risk.positions)
         self._fills_since_scan = 0
+        self._settled_since_scan = 0
+        self._recheck_ns = 0
+        """When a lock in force may run out (the switches must then run even if nothing moved)."""
         self.tif = _TIF[execution.time_in_force]
         self._names: list[str] = []
 
@@ -225,12 +228,23 @@ class _Replay:
 
     def _decide(self, now: int) -> None:
         self.result.decisions += 1
+        if self._recheck_ns and now >= self._recheck_ns:
+            # A pause ran out between decisions; the daemon, ticking every second, would
+            # have seen it end before this one.
+            self.risk.refresh(now)
+            self._recheck_ns = min((lk.until_ns for lk in self.risk.active if lk.until_ns), default=0)
         sent = self._decide_orders(now)
-        # As after a daemon tick: the scan is counted, then every kill switch runs.
-        self.risk.on_scan(sent, self._fills_since_scan)
-        self._fills_since_scan = 0
-        changes = self.risk.evaluate(now, stale_books={})  # the kernel refuses stale books itself
-        self.result.locks.extend(changes.locks)
+        # As after a daemon tick: the scan is counted, then every kill switch runs; a decision
+        # after which no measure moved and no lock can have run out would find the same.
+        risk = self.risk
+        scans = risk.inputs.scans_without_fill
+        risk.on_scan(sent, self._fills_since_scan)
+        moved = sent or self._fills_since_scan or self._settled_since_scan or scans != risk.inputs.scans_without_fill
+        self._fills_since_scan = self._settled_since_scan = 0
+        if moved:
+            changes = risk.evaluate(now, stale_books={})  # the kernel refuses stale books itself
+            self.result.locks.extend(changes.locks)
+            self._recheck_ns = min((lk.until_ns for lk in risk.active if lk.until_ns), default=0)
 
     def _decide_orders(self, now: int) -> int:
         view = self._view(now)
@@ -321,6 +335,7 @@ class _Replay:
         fee = self.x.fees.settlement_fee(count, avg_price, position.side is side)
         self.result.settlement_fees[ticker] = fee
         self._book_pnl(ticker, ts, lambda: self.risk.on_settlement(ticker, side, ts, fee))
+        self._settled_since_scan += 1
 
 
 def run_backtest(data: Dataset, strategies: Sequence[Strategy], limits: RiskLimits,

@@ -103,7 +103,7 @@ class RiskEngine:
         flat = Position(ticker, 0, 0, flat.realized_pnl - fee, flat.fees_paid + fee)
         self.positions[ticker] = flat
         self.inputs.on_pnl(ts_ns, flat.realized_pnl - before.realized_pnl)
-        self.inputs.on_settled_market(flat.realized_pnl)
+        self.inputs.on_settled_market(flat.realized_pnl, ts_ns)
         slot = self.gate.slots.get(ticker)
         if slot is not None:
             self.gate.set_position(slot, 0, 0)
@@ -190,6 +190,8 @@ class RiskEngine:
                       if lock.rule == "stale_book" and lock.scope != GLOBAL and lock.scope not in ctx.stale_books)
         self.locks.extend(tripped.values())
         self.lifts.extend(lifts)
+        if ("loss_streak", GLOBAL) in tripped:
+            self.inputs.streak_paused(now_ns)
         if tripped or lifts:
             self._impose(now_ns)
         return RiskChanges(self.state, before, tuple(tripped.values()), lifts)
@@ -211,15 +213,20 @@ class RiskEngine:
         Fills (in ledger order), then settlements (objects with ``ticker``, ``result``,
         ``ts_ns`` and ``fee``) are replayed as they happened: positions, today's P&L, the
         loss streak and recent slippage (``decision_prices``: fill_id → the price decided).
-        Locks and lifts are folded at ``now_ns``: a halted daemon restarts halted. Errors and
-        scan counts are not in the ledger and start afresh.
+        Locks and lifts are folded at ``now_ns``: a halted daemon restarts halted, and the loss
+        streak counts only markets settled after its last pause. Errors and scan counts are
+        not in the ledger and start afresh.
         """
         prices = decision_prices or {}
+        locks, lifts = list(locks), list(lifts)
+        paused = [lock.created_ns for lock in locks if lock.rule == "loss_streak"]
+        if paused:
+            self.inputs.streak_paused(max(paused))
         for fill in fills:
             self.on_fill(fill, prices.get(fill.fill_id))
         for s in settlements:
             self.on_settlement(s.ticker, Side(s.result), s.ts_ns, s.fee)
         before = self.state
-        self.locks, self.lifts = list(locks), list(lifts)
+        self.locks, self.lifts = locks, lifts
         self._impose(now_ns)
         return RiskChanges(self.state, before)

@@ -26,6 +26,8 @@ class SwitchInputs:
         self.pnl_day = 0
         """Realized P&L (money units, after fees) of the day [day_start_ns, next_day_ns)."""
         self.loss_streak = 0
+        self.streak_paused_ns = 0
+        """When the streak last tripped its pause: losses settled before then are paid for."""
         self.scans_without_fill = 0
         self.orders_since_fill = 0
         self.trading_active = True
@@ -48,9 +50,17 @@ class SwitchInputs:
             self.pnl_day = 0
         self.pnl_day += delta
 
-    def on_settled_market(self, market_pnl: int) -> None:
-        """A market settled with this lifetime P&L: a loss extends the streak, else it ends."""
+    def on_settled_market(self, market_pnl: int, ts_ns: int) -> None:
+        """A market settled with this lifetime P&L: a loss extends the streak, else it ends.
+        Settlements from before the last pause do not count again (else the pause, once run
+        out, would trip at once on the same losses, and for ever: no win can come while halted)."""
+        if ts_ns <= self.streak_paused_ns:
+            return
         self.loss_streak = self.loss_streak + 1 if market_pnl < 0 else 0
+
+    def streak_paused(self, ts_ns: int) -> None:
+        self.streak_paused_ns = max(self.streak_paused_ns, ts_ns)
+        self.loss_streak = 0
 
     def on_slippage(self, ts_ns: int, bps: float) -> None:
         self.slippage.push(ts_ns, bps)

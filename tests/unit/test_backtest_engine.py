@@ -261,3 +261,29 @@ def test_flb_backtest_recovers_the_curves_per_bucket_returns_within_sampling_err
                 checked += 1
     assert checked >= 5
     assert summary.pnl > 0  # the bias (×3) pays more than the fees
+
+
+def test_the_daemons_kill_switches_run_in_the_replay_and_their_locks_bind() -> None:
+    """Two losing markets with ``loss_streak = 2``: the streak switch fires when the second
+    settles, and a market that appears during the pause is refused as HALTED; the pause runs
+    out by itself and trading resumes. The result lists the lock, and the report shows it."""
+    b = DatasetBuilder()
+    b.book(T0, "A", 9_000, 9_200, 1_000, 1_000)
+    b.book(T0 + 10 * S, "B", 9_000, 9_200, 1_000, 1_000)
+    b.settle(T0 + 100 * S, "A", RESULT_NO)
+    b.settle(T0 + 110 * S, "B", RESULT_NO)
+    b.book(T0 + 200 * S, "C", 9_000, 9_200, 1_000, 1_000)  # during the pause
+    b.book(T0 + 4_000 * S, "D", 9_000, 9_200, 1_000, 1_000)  # after it
+    lim = limits(loss_streak=2, loss_streak_pause_ns=3_600 * S)
+    result = run_backtest(b.build(), [FLB], lim)
+    assert [(lk.rule, lk.state, lk.created_ns) for lk in result.locks] == [("loss_streak", "HALTED", T0 + 110 * S)]
+    assert result.locks[0].until_ns == T0 + 110 * S + 3_600 * S
+    assert sorted({f.ticker for f in result.fills}) == ["A", "B", "D"]
+    assert result.reasons["HALTED"] >= 1
+
+    from backtest.report import markdown
+
+    text = markdown(summarize(result), result, plots=False)
+    assert "| loss_streak | HALTED |" in text and "2 losses in a row" in text
+    quiet = run_backtest(b.build(), [FLB], limits())
+    assert quiet.locks == [] and "No kill switch fired" in markdown(summarize(quiet), quiet, plots=False)

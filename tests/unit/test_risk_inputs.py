@@ -81,6 +81,15 @@ def test_loss_streak_trips_on_the_fifth_loss_and_expires_by_itself() -> None:
     assert lock.rule == "loss_streak" and lock.until_ns == NOW + 4 * HOUR
     assert risk.gate.decide_one(0, 0, 5_000, 0.9, 10**6, NOW)[1] == Reason.HALTED
     assert risk.refresh(NOW + 4 * HOUR - 1).state == "HALTED" and risk.refresh(NOW + 4 * HOUR).state == "ACTIVE"
+    # The losses that paused it do not pause it again once the pause runs out, nor after a restart.
+    assert "loss_streak" not in rules(risk.evaluate(NOW + 4 * HOUR, stale_books={}).locks)
+    again = RiskEngine(L)
+    settled = [type("S", (), {"ticker": t, "result": "no", "ts_ns": NOW - 50 + i, "fee": 0})
+               for i, t in enumerate("DEFGH")]
+    again.load([buy(t, Side.YES, 100, 100, NOW - 100 + i, n=i) for i, t in enumerate("DEFGH")], settled,
+               [lock], [], NOW + 4 * HOUR)
+    assert again.inputs.loss_streak == 0 and again.evaluate(NOW + 4 * HOUR).locks == ()
+    assert risk.state == again.state == "ACTIVE"
 
 
 def test_slippage_over_the_window_reaches_the_maximum() -> None:
