@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import math
@@ -17,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from config import (
     ConfigError,
@@ -29,38 +27,35 @@ from config import (
     settings_for_display,
 )
 from daemon import gc_control
-from daemon.control import ControlError, ControlServer
+from daemon.control import ControlServer
+from daemon.daemon_jobs import daemon_jobs
 from daemon.engine import Engine
 from daemon.feeds.odds_api import OddsPoller, OddsPollerConfig, OddsSnapshot
-from daemon.jobs import Job, Scheduler
+from daemon.jobs import Scheduler
 from daemon.ledger import LEDGER_FILE, Ledger, LedgerReader
 from daemon.ledger.rows import intent_from_row
 from daemon.logs import configure_logging, get_logger
 from daemon.metrics_server import MetricsServer
+from daemon.operator_api import control_handlers
 from daemon.reconcile import reconcile
-from daemon.reports import daily_summary, summary_row
 from daemon.risk_recorder import RiskRecorder
-from daemon.sdnotify import Notifier, watchdog_interval_s
-from daemon.status_view import lock_json, position_json
+from daemon.sdnotify import Notifier
 from daemon.supervisor import RestartPolicy, Supervisor, TaskSpec
 from daemon.tick_decision import compile_aside
 from daemon.venue_factory import VenueHandle, build_venue
 from daemon.venues.sim.odds_feed import DEFAULT_API_KEY as SIM_ODDS_KEY
 from market.orders import TimeInForce
-from market.units import format_dollars
 from monitoring.metrics import Metrics
 from risk.correlation import group_resolver
 from risk.engine import RiskEngine
 from risk.limits import RiskLimits
-from risk.locks import Lock, operator_halt, operator_resume
+from risk.locks import Lock, operator_resume
 from strategies.base import StrategyDefaults
 from strategies.fair_values import FairValues
 from strategies.market_board import MarketBoard
 from strategies.registry import build_strategies
 
 log = get_logger("edgewarden.daemon")
-SETTLEMENT_EVERY_S = 5.0
-DAILY_REPORT_EVERY_S = 300.0
 
 
 class Daemon:
@@ -170,17 +165,6 @@ class Daemon:
     def _fair_of(self, market: Any, now_ns: int) -> float:
         return self.fair_values.fair_yes(market.yes_sub_title, market.no_sub_title, now_ns)
 
-    async def _poll_odds(self) -> str | None:
-        """One round of the odds feed. Once the poller has stopped (quota floor, refused key) it
-        stays down on purpose: a run then only reports why."""
-        assert self.odds is not None
-        if self.odds.stop_reason is None:
-            await self.odds.poll_once()
-            if self.odds.stop_reason is not None:
-                log.error("odds_feed_stopped", reason=self.odds.mask(self.odds.stop_reason))
-                await self.odds.close()
-        return None if self.odds.stop_reason is None else f"stopped: {self.odds.mask(self.odds.stop_reason)}"
-
     def _strategies(self, limits: RiskLimits) -> list:
         return build_strategies(self.settings.strategies.tables(),
                                 StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
@@ -213,10 +197,7 @@ class Daemon:
 
     async def _start_servers(self) -> None:
         s = self.settings
-        self.control = ControlServer(Path(resolved_control_socket(s)), {
-            "status": self._control_status, "locks": self._control_locks,
-            "halt": self._control_halt, "resume": self._control_resume,
-        })
+        self.control = ControlServer(Path(resolved_control_socket(s)), control_handlers(self))
         await self.control.start()
         if s.monitoring.metrics_port:
             self.metrics_server = MetricsServer(self.metrics, self.health, s.monitoring.metrics_host,
@@ -227,26 +208,8 @@ class Daemon:
     def tasks(self) -> list[TaskSpec]:
         """The tick loop, then one loop per job; the jobs never run on the tick's path."""
         if self.scheduler is None:
-            self.scheduler = Scheduler(self.jobs(), metrics=self.metrics)
+            self.scheduler = Scheduler(daemon_jobs(self), metrics=self.metrics)
         return [TaskSpec("engine", self._run_engine), *self.scheduler.tasks()]
-
-    def jobs(self) -> list[Job]:
-        """Everything periodic besides the tick: its cadence and how long one run may take."""
-        watchdog_s = watchdog_interval_s() or 1.0
-        jobs = [
-            Job("settlements", self._poll_settlements, every_s=SETTLEMENT_EVERY_S, timeout_s=60.0,
-                run_at_start=True),
-            Job("daily-report", self._daily_reports, every_s=DAILY_REPORT_EVERY_S, timeout_s=120.0,
-                run_at_start=True),
-            Job("watchdog", self._watchdog, every_s=watchdog_s, timeout_s=watchdog_s, run_at_start=True),
-        ]
-        if self.odds is not None:
-            c = self.odds.config  # a round's worst case: every try of every sport times out, backs off
-            round_s = len(c.sports) * sum(c.timeout_seconds + min(c.backoff_max_s, c.backoff_initial_s * 2.0**a)
-                                          for a in range(c.max_attempts))
-            jobs.append(Job("odds", self._poll_odds, every_s=c.poll_seconds, timeout_s=max(round_s, 1.0),
-                            run_at_start=True))
-        return jobs
 
     async def _run_engine(self) -> None:
         """Refresh the books, then decide on them at once: no hand-off between the two, so an
@@ -278,36 +241,7 @@ class Daemon:
                 self.metrics.rate_limit_waits.labels(bucket=bucket).inc(delta)
                 self._rate_waits_seen[bucket] = total
 
-    async def _poll_settlements(self) -> None:
-        assert self.engine is not None
-        await self.engine.sync_settlements()
-
-    async def _daily_reports(self) -> None:
-        """Once a trading day is over, its summary goes into the ledger (``report daily``)."""
-        assert self.ledger is not None
-        row = await asyncio.to_thread(self._yesterday_summary, time.time_ns())
-        if row is not None:
-            await self.ledger.write("daily_summaries", [row])
-            log.info("daily_summary_written", day=row["day"])
-
-    def _yesterday_summary(self, now_ns: int) -> dict[str, Any] | None:
-        tz = self.settings.risk.day_boundary_tz
-        today = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, ZoneInfo(tz)).date()
-        yesterday = today - dt.timedelta(days=1)
-        with LedgerReader(self.data_dir / LEDGER_FILE) as reader:
-            if reader.rows("daily_summaries", "day = ?", (yesterday.isoformat(),)):
-                return None
-            summary = daily_summary(reader, yesterday, tz)
-        return summary_row(yesterday, summary, now_ns) if summary.trades else None
-
-    async def _watchdog(self) -> str | None:
-        """WATCHDOG=1 only while ticks are healthy, so systemd restarts a hung daemon."""
-        if self._ticks_healthy() and not self.stopping:
-            self.notifier.watchdog()
-            return None
-        return "withheld: stopping" if self.stopping else "withheld: ticks stale"
-
-    def _ticks_healthy(self) -> bool:
+    def ticks_healthy(self) -> bool:
         assert self.engine is not None
         last = self.engine.state.last_tick_ns or self.started_ns
         return time.time_ns() - last < max(10.0, 5 * self.settings.engine.tick_seconds) * 1e9
@@ -381,49 +315,12 @@ class Daemon:
             await self.ledger.close()
         log.info("daemon_stopped")
 
-    # ------------------------------------------------------------------ control handlers
-    async def _control_status(self, _fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.engine is not None and self.risk is not None and self.recorder is not None
-        now = time.time_ns()
-        last = self.engine.state.last_tick_ns
-        return {
-            "state": self.risk.state,
-            "last_tick_age_s": (now - last) / 1e9 if last else None,
-            "pnl_today": format_dollars(self.risk.pnl_today(now)),
-            "positions": [position_json(p) for p in self.risk.positions.values() if p.quantity],
-            "locks": [lock_json(lock) for lock in self.risk.active],
-            "switches": self.risk.readings(now, stale_books=self.engine.stale_books(now),
-                                           **self.recorder.kill_facts()),
-            "markets": len(self.engine.board.tickers),
-            "mode": self.settings.mode, "dry_run": self.settings.dry_run,
-        }
-
-    async def _control_locks(self, _fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.risk is not None
-        return {"locks": [lock_json(lock) for lock in self.risk.active]}
-
-    async def _control_halt(self, fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.recorder is not None
-        now = time.time_ns()
-        lock = operator_halt(fields["reason"], fields.get("who") or "operator", now)
-        await self.recorder.lock(lock, now)
-        return {"lock_id": lock.lock_id}
-
-    async def _control_resume(self, fields: dict[str, Any]) -> dict[str, Any]:
-        assert self.risk is not None and self.recorder is not None
-        now = time.time_ns()
-        lock_id = fields.get("lock_id")
-        if lock_id and lock_id not in {lock.lock_id for lock in self.risk.locks}:
-            raise ControlError(f"no lock {lock_id!r} (see `edgewarden locks`)")
-        await self.recorder.lift(operator_resume(lock_id, fields.get("who") or "operator", fields["reason"], now), now)
-        return {"state": self.risk.state}
-
     # ------------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:
         now = time.time_ns()
         engine, risk = self.engine, self.risk
         last = engine.state.last_tick_ns if engine else 0
-        healthy = bool(engine and risk and self._ticks_healthy())
+        healthy = bool(engine and risk and self.ticks_healthy())
         return {
             "healthy": healthy,
             "state": risk.state if risk else "STARTING",

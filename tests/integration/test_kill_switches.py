@@ -48,7 +48,7 @@ def wait_rule(daemon: Daemon, rule: str, timeout: float = 45) -> None:
 
 def test_loss_group_cap_and_kill_file_trip_in_a_trading_daemon(tmp_path: Path) -> None:
     kill_file = tmp_path / "KILL"
-    extra = f"""
+    extra = """
 [[risk.correlation_groups]]
 name = "all-sim"
 patterns = ["*"]

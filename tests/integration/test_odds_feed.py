@@ -354,13 +354,14 @@ async def test_the_daemons_odds_job_stays_down_once_the_poller_stopped(world):
     """As a scheduled job: each run is one round; after the quota floor it only reports why."""
     from config import load_settings
     from daemon.app import Daemon
+    from daemon.daemon_jobs import daemon_jobs
     from daemon.jobs import Scheduler
 
     server = await serve(world, quota=20)
     try:
         daemon = Daemon(load_settings(None, overrides={"mode": "sim"}, env={}))
         daemon.odds = poller(server, min_quota_remaining=10, poll_seconds=30)
-        jobs = {job.name: job for job in daemon.jobs()}
+        jobs = {job.name: job for job in daemon_jobs(daemon)}
         assert jobs["odds"].every_s == 30 and jobs["odds"].timeout_s > 30
         scheduler = Scheduler([jobs["odds"]])
         for _ in range(5):

@@ -1,5 +1,7 @@
 """The layering (DESIGN.md "Layout"): ``market`` ← ``strategies``, ``risk``, ``monitoring`` ←
-``backtest`` ← ``daemon``; ``config`` reads ``market`` only; nothing below ``daemon`` imports it.
+``backtest`` ← ``daemon``; ``config`` reads ``market`` and ``strategies`` (a plugin strategy's
+parameters are validated with the config, and only the plugin knows their schema); nothing
+below ``daemon`` imports it.
 
 Read from the source with ``ast``, so an import inside a function or under ``TYPE_CHECKING``
 counts too: a late import is still a dependency.
@@ -18,7 +20,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "risk": frozenset({"market"}),
     "monitoring": frozenset({"market"}),
     "backtest": frozenset({"market", "strategies", "risk", "monitoring"}),
-    "config": frozenset({"market"}),
+    "config": frozenset({"market", "strategies"}),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from config import load_settings
 from daemon.app import Daemon
+from daemon.daemon_jobs import yesterday_summary
 from daemon.ledger import Ledger, LedgerReader
 from daemon.reports import daily_summary
 
@@ -31,12 +32,12 @@ async def test_yesterdays_summary_is_built_once(tmp_path: Path) -> None:
     await ledger.write("settlements", [{"ticker": "KXNBA-A-X", "result": "yes", "payout": 100_000, "fee": 0,
                                         "venue_ts_ns": yesterday + NS}])
     daemon = Daemon(load_settings(None, overrides={"data_dir": str(tmp_path)}, env={}))
-    row = daemon._yesterday_summary(now)
+    row = yesterday_summary(daemon, now)
     assert row is not None and row["day"] == "2026-03-10"
     body = json.loads(row["body"])
     assert (body["trades"], body["wins"], body["pnl"], body["fill_ratio"]) == (1, 1, 100_000 - 92_000 - 5_200, 0.5)
     await ledger.write("daily_summaries", [row])
     await ledger.close()
-    assert daemon._yesterday_summary(now) is None  # written once
+    assert yesterday_summary(daemon, now) is None  # written once
     with LedgerReader(tmp_path / "edgewarden.sqlite") as reader:
         assert daily_summary(reader, dt.date(2026, 3, 11)).trades == 0
