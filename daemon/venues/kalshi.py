@@ -360,8 +360,9 @@ class KalshiClient(Venue):
                 written, sent = sent, None  # a retry writes afresh
                 answer = await self._post_order(payload, written)
                 order = kp.parse_order_response(answer, f"POST {ORDERS}")
-                olog.info("order_placed", order_id=order.order_id, status=str(order.status),
-                          attempt=attempt)
+                # The engine logs the placed order (one event per fact); this is the wire's detail.
+                olog.debug("order_answered", order_id=order.order_id, status=str(order.status),
+                           attempt=attempt)
                 return order
             except RateLimited as exc:  # refused before it was looked at: nothing was placed
                 olog.warning("order_rate_limited", retry_after_s=exc.retry_after_s, attempt=attempt)

@@ -684,7 +684,7 @@ async def test_order_logs_carry_client_order_id_and_no_secrets(client: KalshiCli
     with structlog.testing.capture_logs() as logs:
         await client.place_order(it)
     events = [e["event"] for e in logs]
-    assert events == ["order_answer_lost", "order_not_found_resending", "order_placed"]
+    assert events == ["order_answer_lost", "order_not_found_resending", "order_answered"]
     assert all(e["client_order_id"] == it.client_order_id for e in logs)
     text = repr(logs)
     assert "PRIVATE KEY" not in text and PRIVATE_PEM.decode().splitlines()[1] not in text
