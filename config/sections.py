@@ -281,6 +281,9 @@ class EngineSettings(Section):
     """Order book levels fetched per market."""
     book_sample_every_ticks: int = Field(10, ge=1)
     """Write a book snapshot to the ledger every N ticks."""
+    prediction_interval_seconds: float = Field(60.0, ge=1, le=86_400)
+    """Record every strategy's fair value of every open market this often (besides each
+    decision and each market's last before it closes): what grading and the monitors read."""
     intent_sync: Literal["fsync", "os"] = "fsync"
     """When an order's write-ahead intent (a line in the intent journal) counts as written.
     fsync: flushed to the disk (survives a power cut; costs a disk flush per tick's orders,

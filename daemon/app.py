@@ -31,12 +31,14 @@ from daemon.control import ControlServer
 from daemon.daemon_jobs import daemon_jobs
 from daemon.engine import Engine
 from daemon.feeds.odds_api import OddsPoller, OddsPollerConfig, OddsSnapshot
+from daemon.feeds.odds_raw import raw_bookmaker_rows
 from daemon.jobs import Scheduler
 from daemon.ledger import LEDGER_FILE, Ledger, LedgerReader
 from daemon.ledger.rows import intent_from_row
 from daemon.logs import configure_logging, get_logger
 from daemon.metrics_server import MetricsServer
 from daemon.operator_api import control_handlers
+from daemon.predictions import GameRef, PredictionLog
 from daemon.reconcile import reconcile
 from daemon.risk_recorder import RiskRecorder
 from daemon.sdnotify import Notifier
@@ -81,6 +83,8 @@ class Daemon:
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
         self.odds_last_ns = 0
+        self._titles: dict[str, tuple[str | None, str | None]] = {}
+        self.config_sha256: str | None = None
         self.scheduler: Scheduler | None = None
         for feed in ("exchange", "odds"):  # computed at scrape time, so a dead feed shows its age
             self.metrics.feed_age.labels(feed=feed).set_function(
@@ -111,6 +115,8 @@ class Daemon:
         )
         # The tick's kernel loads now, before any book is read, not on the first order's path;
         # compiled (when not cached) in a child process, which keeps LLVM's memory out of ours.
+        self.engine.predictions = PredictionLog(self.ledger, s.engine.prediction_interval_seconds,
+                                                self.config_sha256, self._game_of)
         failed = await compile_aside()
         if failed is not None:
             log.warning("tick_kernel_compiled_here", reason=failed)
@@ -161,9 +167,17 @@ class Daemon:
              "body": json.dumps(game.probabilities)}
             for event, game in updated
         ])
+        self.ledger.append("odds_snapshots", raw_bookmaker_rows(snapshot))
 
     def _fair_of(self, market: Any, now_ns: int) -> float:
+        self._titles[market.ticker] = (market.yes_sub_title, market.no_sub_title)
         return self.fair_values.fair_yes(market.yes_sub_title, market.no_sub_title, now_ns)
+
+    def _game_of(self, ticker: str) -> GameRef | None:
+        game = self.fair_values.game_of(*self._titles.get(ticker, (None, None)))
+        if game is None or not game.event_id:
+            return None
+        return GameRef(game.event_id, game.sport_key, game.home, game.away, game.commence_ns, game.ts_ns)
 
     def _strategies(self, limits: RiskLimits) -> list:
         return build_strategies(self.settings.strategies.tables(),
@@ -186,14 +200,15 @@ class Daemon:
                 intent = intents.get(order["client_order_id"])
                 if order["order_id"] and intent:
                     state.order_intents[order["order_id"]] = intent_from_row(intent)
+            if self.engine.predictions is not None:
+                self.engine.predictions.seen_events([r["event_id"] for r in reader.rows("events")])
         self.recorder.show()
 
     async def _record_config(self) -> None:
         assert self.ledger is not None
         body = json.dumps(settings_for_display(self.settings), sort_keys=True)
-        await self.ledger.write("config_versions", [
-            {"sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body}
-        ])
+        self.config_sha256 = hashlib.sha256(body.encode()).hexdigest()
+        await self.ledger.write("config_versions", [{"sha256": self.config_sha256, "body": body}])
 
     async def _start_servers(self) -> None:
         s = self.settings
@@ -296,6 +311,8 @@ class Daemon:
         """Stop new orders, cancel resting ones (per config), flush the ledger, close."""
         self.stopping = True
         self.notifier.stopping()
+        if self.supervisor is not None:  # no job may write after the ledger closes
+            await self.supervisor.cancel_tasks(lambda name: name.startswith("job-"))
         if self.engine is not None:
             self.engine.trading_enabled = False
             left = await self.engine.drain(self.settings.supervisor.shutdown_timeout_seconds / 2)

@@ -1,7 +1,7 @@
 """The daemon's periodic work as jobs (``daemon.jobs``): what runs, how often, how long it may.
 
-Everything here is off the tick's path: settlements, the daily report, the systemd watchdog
-and the odds feed. A run that fails is logged and tried again at its next time.
+Everything here is off the tick's path: settlements, grading, the daily report, the systemd
+watchdog and the odds feed. A run that fails is logged and tried again at its next time.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from daemon.ledger import LEDGER_FILE, LedgerReader
 from daemon.logs import get_logger
 from daemon.reports import daily_summary, summary_row
 from daemon.sdnotify import watchdog_interval_s
+from monitoring.grading import new_grades
 
 if TYPE_CHECKING:
     from daemon.app import Daemon
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 log = get_logger("edgewarden.daemon")
 SETTLEMENT_EVERY_S = 5.0
 DAILY_REPORT_EVERY_S = 300.0
+GRADING_EVERY_S = 60.0
+"""Grades land within a minute of a result (and a restart grades what it missed)."""
 
 
 def daemon_jobs(d: Daemon) -> list[Job]:
@@ -33,6 +37,7 @@ def daemon_jobs(d: Daemon) -> list[Job]:
         Job("settlements", lambda: settlements(d), every_s=SETTLEMENT_EVERY_S, timeout_s=60.0, run_at_start=True),
         Job("daily-report", lambda: daily_report(d), every_s=DAILY_REPORT_EVERY_S, timeout_s=120.0,
             run_at_start=True),
+        Job("grading", lambda: grade_predictions(d), every_s=GRADING_EVERY_S, timeout_s=120.0, run_at_start=True),
         Job("watchdog", lambda: watchdog(d), every_s=watchdog_s, timeout_s=watchdog_s, run_at_start=True),
     ]
     if d.odds is not None:
@@ -55,6 +60,26 @@ async def poll_odds(d: Daemon) -> str | None:
             log.error("odds_feed_stopped", reason=odds.mask(odds.stop_reason))
             await odds.close()
     return None if odds.stop_reason is None else f"stopped: {odds.mask(odds.stop_reason)}"
+
+
+async def grade_predictions(d: Daemon) -> str:
+    """Grade every published prediction whose market has a result (idempotent by key)."""
+    assert d.ledger is not None
+    rows = await asyncio.to_thread(ungraded, d.data_dir / LEDGER_FILE)
+    if rows:
+        await d.ledger.write("grades", rows)
+    return f"{len(rows)} graded"
+
+
+def ungraded(path: Path) -> list[dict[str, Any]]:
+    now = time.time_ns()
+    with LedgerReader(path) as reader:
+        graded = {r["publish_key"] for r in reader.rows("grades")}
+        published = reader.rows("published_predictions")
+        if all(p["publish_key"] in graded for p in published):
+            return []
+        rows = new_grades(published, reader.market_results(), reader.closing_lines(), graded)
+    return [{"ts_ns": now, **row} for row in rows]
 
 
 async def settlements(d: Daemon) -> None:

@@ -24,6 +24,7 @@ from daemon.ledger import Ledger
 from daemon.ledger.rows import order_row
 from daemon.ledger.writer import HOLD_MAX_S
 from daemon.logs import get_logger
+from daemon.predictions import PredictionLog
 from daemon.risk_recorder import RiskRecorder
 from daemon.tick_decision import TickDecider, TickDecision
 from daemon.venues.base import Venue, VenueError
@@ -63,6 +64,8 @@ class Decided:
 
     decision: TickDecision
     intents: list[OrderIntent]
+    duration_ns: int = 0
+    """How long the decision took (strategies, gate, intents): its model runs record it."""
 
 
 @dataclass
@@ -79,6 +82,8 @@ class EngineState:
     last_tick_ns: int = 0
     book_ready_ns: int = 0
     """When the latest books became available (end of the last refresh)."""
+    refresh_ns: int = 0
+    """When the latest refresh began: the time its sampled book snapshots carry."""
     ticks: int = 0
 
 
@@ -132,6 +137,8 @@ class Engine(FillSync):
         """Background ledger rows held back until the orders of the tick are on their way."""
         self._retired: list[Any] | None = None
         """The last refresh's market objects, kept alive until the tick's orders are sent."""
+        self.predictions: PredictionLog | None = None
+        """Where the tick's predictions are recorded (the daemon sets it; None records none)."""
 
     @property
     def strategies(self) -> list[Strategy]:
@@ -159,6 +166,7 @@ class Engine(FillSync):
             self._venue_error("refresh_markets", exc, now)
             return 0
         self.risk.on_exchange_status(bool(status.trading_active))
+        self.state.refresh_ns = now
         sample = sample_books and self.state.ticks % self.book_sample_every == 0
         new_rows, snapshots = [], []
         # A market missing from the open list has closed: nothing may trade on its last quote.
@@ -168,6 +176,8 @@ class Engine(FillSync):
             if slot is None:
                 slot = self.risk.register_market(m.ticker, self._group_of(m))
                 self.board.add(m.ticker, slot)
+                if self.predictions is not None and m.event_ticker:
+                    self.predictions.event_tickers[m.ticker] = m.event_ticker
                 new_rows.append({"ts_ns": now, "ticker": m.ticker, "event_ticker": m.event_ticker,
                                  "series_ticker": m.series_ticker, "status": m.status,
                                  "close_ts_ns": m.close_time_ns, "result": m.result.value if m.result else None})
@@ -246,6 +256,8 @@ class Engine(FillSync):
         self._retired = None
         if decided is not None:
             self._record(decided, now)
+        if self.predictions is not None:
+            self.predictions.observe(self, now)
         self._flush_deferred()
         fills = await self.sync_fills()
         self.risk.on_scan(sent, fills)
@@ -279,6 +291,7 @@ class Engine(FillSync):
         sendable = self.venue.orders_sendable_now()
         if sendable is not None:
             room = min(room, sendable)
+        started = time.perf_counter_ns()
         decision = self.decider.decide(self.board, self.gate, now, room)
         if not len(decision):
             return None
@@ -287,7 +300,7 @@ class Engine(FillSync):
                                       fair, now, tif)
                    for (_, slot, side, price, count, _, _, strategy), fair in zip(
                        decision.orders, decision.order_fair, strict=True)]
-        return Decided(decision, intents)
+        return Decided(decision, intents, time.perf_counter_ns() - started)
 
     async def _send_decided(self, decided: Decided, now: int) -> int:
         """Write ahead, then send: the intents are durable before any request leaves."""
@@ -314,6 +327,8 @@ class Engine(FillSync):
         self.ledger.append("decisions", rows)
         for reason, n in reasons.items():
             self.metrics.decisions.labels(reason=REASON_NAMES[reason]).inc(n)
+        if self.predictions is not None:
+            self.predictions.on_decision(self, decided, coids, now)
 
     def _flush_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []

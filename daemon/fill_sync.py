@@ -18,6 +18,8 @@ from market.units import COUNT_SCALE
 if TYPE_CHECKING:
     from daemon.engine import Engine
 
+SETTLED_OUTCOMES = ("yes", "no", "void", "scalar")
+
 
 class FillSync:
     async def sync_fills(self: Engine) -> int:
@@ -80,16 +82,21 @@ class FillSync:
         except VenueError as exc:
             self._venue_error("settlements", exc, self.clock())
             return 0
-        rows = []
+        rows, results = [], []
         for s in settlements:
-            if s.ticker in self.state.settled or s.result not in (Side.YES, Side.NO):
+            outcome = s.result.value if s.result in (Side.YES, Side.NO) else s.market_result
+            if s.ticker in self.state.settled or outcome not in SETTLED_OUTCOMES:
                 continue
             ts = s.ts_ns or self.clock()
-            payout = self.risk.on_settlement(s.ticker, s.result, ts)
+            # A void (or scalar) market closes the position at what the venue paid back.
+            payout = self.risk.on_settlement(s.ticker, outcome, ts, payout=s.revenue)
             self.state.settled.add(s.ticker)
-            rows.append({"ts_ns": self.clock(), "ticker": s.ticker, "result": s.result.value,
+            rows.append({"ts_ns": self.clock(), "ticker": s.ticker, "result": outcome,
                          "payout": payout, "fee": 0, "venue_ts_ns": ts})
+            results.append({"ts_ns": self.clock(), "ticker": s.ticker, "result": outcome,
+                            "payout": payout, "venue_ts_ns": ts})
         if rows:
             await self.ledger.write("settlements", rows)
+            self.ledger.append("results", results)
         return len(rows)
 

@@ -24,7 +24,8 @@ def day_bounds(day: dt.date, tz: str) -> tuple[int, int]:
 def daily_summary(reader: LedgerReader, day: dt.date, tz: str = "UTC") -> Summary:
     """Buys filled during ``day`` (in ``tz``), joined with their markets' results."""
     start, end = day_bounds(day, tz)
-    results = {r["ticker"]: Side(r["result"]) for r in reader.rows("settlements")}
+    # A void market has no winner: its trades count as unsettled here (their refund is in P&L).
+    results = {r["ticker"]: Side(r["result"]) for r in reader.rows("settlements") if r["result"] in ("yes", "no")}
     fills = reader.rows("fills", "COALESCE(venue_ts_ns, ts_ns) >= ? AND COALESCE(venue_ts_ns, ts_ns) < ?",
                         (start, end))
     trades = [

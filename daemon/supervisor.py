@@ -104,8 +104,14 @@ class Supervisor:
         await self._cancel_all()
         return code
 
+    async def cancel_tasks(self, names: Callable[[str], bool]) -> None:
+        """Stop the named tasks now (the service's shutdown, before it closes what they use)."""
+        await self._cancel([t for n, t in self._tasks.items() if names(n) and not t.done()])
+
     async def _cancel_all(self) -> None:
-        tasks = [t for t in self._tasks.values() if not t.done()]
+        await self._cancel([t for t in self._tasks.values() if not t.done()])
+
+    async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
         for task in tasks:
             task.cancel()
         if tasks:

@@ -209,6 +209,10 @@ class Position:
         flat = replace(self, quantity=0, cost=0, realized_pnl=self.realized_pnl + payout - self.cost)
         return flat, payout
 
+    def settle_at(self, payout: int) -> Position:
+        """Close at a payout the venue set (a void market's refund, a scalar result's value)."""
+        return replace(self, quantity=0, cost=0, realized_pnl=self.realized_pnl + payout - self.cost)
+
     def _basis_of(self, count: int) -> int:
         """Cost basis of ``count`` of the open units; the whole cost on a full close."""
         held = abs(self.quantity)

@@ -96,14 +96,25 @@ class RiskEngine:
             self.gate.set_position(slot, after.quantity, after.cost)
         return after
 
-    def on_settlement(self, ticker: str, result: Side, ts_ns: int, fee: int = 0) -> int:
-        """A market settled: the position goes flat, P&L and the loss streak move. The payout."""
+    def on_settlement(self, ticker: str, result: Side | str, ts_ns: int, fee: int = 0,
+                      payout: int | None = None) -> int:
+        """A market settled: the position goes flat, P&L and the loss streak move. The payout.
+
+        ``result`` yes or no pays the winning side; void or scalar pays ``payout``, what the
+        venue paid (a void market's refund), and is neither a win nor a loss for the streak.
+        """
         before = self.positions.get(ticker) or Position(ticker)
-        flat, payout = before.settle(result)
+        decided = str(result) in ("yes", "no")
+        if decided:
+            flat, payout = before.settle(Side(result))
+        else:
+            payout = payout or 0
+            flat = before.settle_at(payout)
         flat = Position(ticker, 0, 0, flat.realized_pnl - fee, flat.fees_paid + fee)
         self.positions[ticker] = flat
         self.inputs.on_pnl(ts_ns, flat.realized_pnl - before.realized_pnl)
-        self.inputs.on_settled_market(flat.realized_pnl, ts_ns)
+        if decided:
+            self.inputs.on_settled_market(flat.realized_pnl, ts_ns)
         slot = self.gate.slots.get(ticker)
         if slot is not None:
             self.gate.set_position(slot, 0, 0)
@@ -211,7 +222,7 @@ class RiskEngine:
         """What a restarted daemon knew before it stopped, replayed from its ledger.
 
         Fills (in ledger order), then settlements (objects with ``ticker``, ``result``,
-        ``ts_ns`` and ``fee``) are replayed as they happened: positions, today's P&L, the
+        ``ts_ns``, ``fee`` and, for void or scalar ones, ``payout``) are replayed as they happened: positions, today's P&L, the
         loss streak and recent slippage (``decision_prices``: fill_id → the price decided).
         Locks and lifts are folded at ``now_ns``: a halted daemon restarts halted, and the loss
         streak counts only markets settled after its last pause. Errors and scan counts are
@@ -225,7 +236,7 @@ class RiskEngine:
         for fill in fills:
             self.on_fill(fill, prices.get(fill.fill_id))
         for s in settlements:
-            self.on_settlement(s.ticker, Side(s.result), s.ts_ns, s.fee)
+            self.on_settlement(s.ticker, s.result, s.ts_ns, s.fee, getattr(s, "payout", None))
         before = self.state
         self.locks, self.lifts = locks, lifts
         self._impose(now_ns)

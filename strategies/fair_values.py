@@ -59,6 +59,11 @@ class GameFair:
     commence_ns: int
     probabilities: dict[str, float]
     bookmakers: int
+    event_id: str = ""
+    """The odds feed's id of the game."""
+    sport_key: str = ""
+    home: str = ""
+    away: str = ""
 
 
 class FairValues:
@@ -109,10 +114,17 @@ class FairValues:
                 mean = sums[game] / counts[game]
                 fair_game = GameFair(snapshot.ts_ns, event.commence_ns,
                                      dict(zip(names, (mean / mean.sum()).tolist(), strict=True)),
-                                     int(counts[game]))
+                                     int(counts[game]), event.id, getattr(event, "sport_key", ""),
+                                     event.home_team, event.away_team)
                 self.games[frozenset((event.home_team, event.away_team))] = fair_game
                 updated.append((game, event, fair_game))
         return [(event, fair_game) for _, event, fair_game in sorted(updated, key=lambda u: u[0])]
+
+    def game_of(self, yes_title: str | None, no_title: str | None) -> GameFair | None:
+        """The game an exchange market names, if the feed has seen it."""
+        if not yes_title or not no_title:
+            return None
+        return self.games.get(frozenset((yes_title, no_title)))
 
     def fair_yes(self, yes_title: str | None, no_title: str | None, now_ns: int) -> float:
         if not yes_title or not no_title:

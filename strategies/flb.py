@@ -74,6 +74,12 @@ class FavouriteLongshot:
     enabled: bool = True
     name: str = "flb"
 
+    def fair_yes(self, view: MarketView) -> np.ndarray:
+        """Its fair probability of YES per market, at the YES ask (NaN where none): what the
+        prediction log records each interval, whether or not it trades."""
+        ask = view.yes_ask
+        return np.where(ask > 0, self.curve.fair_yes(ask), np.nan)
+
     def propose(self, view: MarketView) -> Proposals:
         if not self.enabled or view.n == 0:
             return Proposals.empty()

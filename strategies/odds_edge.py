@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .base import MarketView, Proposals, select
 from .kernels import odds_edge_select
 
@@ -19,6 +21,10 @@ class OddsEdge:
     fee_rate_ppm: int
     enabled: bool = True
     name: str = "odds_edge"
+
+    def fair_yes(self, view: MarketView) -> np.ndarray:
+        """The bookmakers' de-vigged consensus it trades on (NaN where there is none)."""
+        return view.fair_yes
 
     def propose(self, view: MarketView) -> Proposals:
         if not self.enabled or view.n == 0:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "sim_exchange",
     "run",
     "backtest",
+    "trace",
 )
 
 

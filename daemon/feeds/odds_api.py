@@ -126,6 +126,9 @@ class OddsSnapshot:
     errors: tuple[OddsParseError, ...]
     """Events dropped as malformed (the rest are in ``events``)."""
     quota: Quota
+    body: bytes = b""
+    """The answer as received: the ledger keeps each bookmaker's part of it, so a change of
+    the provider's schema can be replayed."""
 
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -194,7 +197,7 @@ class OddsPoller:
             parsed = parse_odds(body)
         except OddsParseError as exc:
             raise OddsBadAnswer(self.mask(f"{self.masked_url(sport)}: {exc}")) from None
-        return OddsSnapshot(sport, self.clock(), parsed.events, parsed.errors, self.quota)
+        return OddsSnapshot(sport, self.clock(), parsed.events, parsed.errors, self.quota, bytes(body))
 
     def _status_error(self, sport: str, status: int, headers: Mapping[str, str], body: bytes) -> OddsFeedError:
         text = self.mask(body[:300].decode("utf-8", "replace"))

@@ -6,6 +6,7 @@ restart derives exactly what the daemon knew before it stopped.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class SettlementRecord:
     result: str
     ts_ns: int
     fee: int
+    payout: int
 
 
 class LedgerReader:
@@ -72,9 +74,66 @@ class LedgerReader:
                 r["venue_ts_ns"] or r["ts_ns"], r["client_order_id"],
             )
 
+    def closing_lines(self) -> dict[tuple[str, str], float]:
+        """(strategy, ticker) → the last fair YES probability recorded before the market stopped
+        trading: its ``close`` prediction, else its latest ``interval`` one."""
+        lines: dict[tuple[str, str], float] = {}
+        for kind in ("interval", "close"):  # close last, so it wins
+            for strategy, ticker, p in self.conn.execute(
+                    "SELECT strategy, ticker, probability FROM predictions WHERE kind = ? AND side = 'yes' "
+                    "ORDER BY id", (kind,)):
+                lines[strategy, ticker] = p
+        return lines
+
+    def market_results(self) -> dict[str, tuple[str, int]]:
+        """ticker → (result, when), from ``results`` (void and scalar too), else ``settlements``."""
+        out = {r["ticker"]: (r["result"], r["venue_ts_ns"] or r["ts_ns"]) for r in self.rows("settlements")}
+        out.update({r["ticker"]: (r["result"], r["venue_ts_ns"] or r["ts_ns"]) for r in self.rows("results")})
+        return out
+
+    def trace(self, client_order_id: str) -> dict[str, Any] | None:
+        """An order's lineage: fills → order answers → intent → decision → prediction → model
+        run → its inputs (the quote, the odds snapshots), and its grade. None when no intent
+        has this client_order_id."""
+        coid = (client_order_id,)
+        intent = self.rows("order_intents", "client_order_id = ?", coid)
+        if not intent:
+            return None
+        predictions = self.rows("predictions", "client_order_id = ?", coid)
+        runs = []
+        for prediction in predictions:
+            run = self.rows("model_runs", "run_id = ?", (prediction["run_id"],))
+            inputs = self.rows("run_inputs", "run_id = ? AND ticker = ?", (prediction["run_id"], prediction["ticker"]))
+            for item in inputs:
+                item["snapshots"] = self._snapshots_of(item)
+            runs.append({"prediction": prediction, "model_run": run[0] if run else None, "inputs": inputs})
+        return {
+            "client_order_id": client_order_id,
+            "fills": self.rows("fills", "client_order_id = ?", coid),
+            "orders": self.rows("orders", "client_order_id = ?", coid),
+            "intent": intent[0],
+            "decisions": self.rows("decisions", "client_order_id = ?", coid),
+            "predictions": runs,
+            "published": self.rows("published_predictions", "client_order_id = ?", coid),
+            "grades": self.rows("grades", "publish_key = ?", (f"order:{client_order_id}",)),
+        }
+
+    def _snapshots_of(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ledger's snapshot rows a run input names (``refresh@TS``: the sampled book at
+        that refresh, if sampled; ``odds@TS``: that poll's rows for the game)."""
+        kind, _, at = item["ref"].partition("@")
+        if not at.isdigit():
+            return []
+        if kind == "refresh":
+            return self.rows("book_snapshots", "ticker = ? AND ts_ns = ?", (item["ticker"], int(at)))
+        if kind == "odds":
+            event = json.loads(item["body"] or "{}").get("odds_event_id")
+            return self.rows("odds_snapshots", "ts_ns = ? AND event_id = ?", (int(at), event))
+        return []
+
     def settlement_records(self) -> list[SettlementRecord]:
         """Every settlement in ledger order, stamped with the venue's time where it gave one."""
-        return [SettlementRecord(r["ticker"], r["result"], r["venue_ts_ns"] or r["ts_ns"], r["fee"])
+        return [SettlementRecord(r["ticker"], r["result"], r["venue_ts_ns"] or r["ts_ns"], r["fee"], r["payout"])
                 for r in self.conn.execute("SELECT * FROM settlements ORDER BY id")]
 
     def replay_into(self, risk: RiskEngine, now_ns: int) -> RiskEngine:

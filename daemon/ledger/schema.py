@@ -67,6 +67,43 @@ TABLES: dict[str, tuple[str, ...]] = {
     "daily_summaries": ("day TEXT NOT NULL", "body TEXT NOT NULL"),
 }
 
+LINEAGE_TABLES: dict[str, tuple[str, ...]] = {
+    # Migration 2: every prediction a graded, traceable fact (issue "Predictions that are graded").
+    "events": (
+        "event_id TEXT NOT NULL UNIQUE", "league TEXT", "home TEXT", "away TEXT",
+        "commence_ts_ns INTEGER", "kalshi_event_ticker TEXT", "odds_event_id TEXT",
+    ),
+    "model_runs": (
+        "run_id TEXT NOT NULL UNIQUE", "strategy TEXT NOT NULL", "strategy_version TEXT",
+        "config_sha256 TEXT", "calibration_version TEXT", "policy_version TEXT",
+        "trigger TEXT NOT NULL", "duration_ns INTEGER", "markets INTEGER",
+    ),
+    "run_inputs": (
+        "run_id TEXT NOT NULL", "source TEXT NOT NULL", "ref TEXT NOT NULL", "ticker TEXT", "body TEXT",
+    ),
+    "predictions": (
+        "prediction_id TEXT NOT NULL UNIQUE", "run_id TEXT NOT NULL", "strategy TEXT NOT NULL",
+        "ticker TEXT NOT NULL", "event_id TEXT", "market_key TEXT", "side TEXT NOT NULL",
+        "probability REAL NOT NULL", "price INTEGER", "edge REAL", "kind TEXT NOT NULL",
+        "client_order_id TEXT",
+    ),
+    "published_predictions": (
+        "publish_key TEXT NOT NULL UNIQUE", "prediction_id TEXT NOT NULL", "strategy TEXT NOT NULL",
+        "ticker TEXT NOT NULL", "side TEXT NOT NULL", "probability REAL NOT NULL", "price INTEGER",
+        "client_order_id TEXT", "is_official INTEGER NOT NULL",
+    ),
+    "results": (
+        "ticker TEXT NOT NULL UNIQUE", "result TEXT NOT NULL", "payout INTEGER", "venue_ts_ns INTEGER",
+    ),
+    "grades": (
+        "publish_key TEXT NOT NULL UNIQUE", "strategy TEXT NOT NULL", "ticker TEXT NOT NULL",
+        "side TEXT NOT NULL", "outcome TEXT NOT NULL", "probability REAL NOT NULL", "price INTEGER",
+        "y INTEGER", "brier REAL", "log_loss REAL", "closing_probability REAL", "clv REAL",
+        "settled_ts_ns INTEGER",
+    ),
+}
+TABLES.update(LINEAGE_TABLES)
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     table: ("ts_ns", *(c.split()[0] for c in cols)) for table, cols in TABLES.items()
 }
@@ -93,12 +130,28 @@ def _create_table(table: str, columns: tuple[str, ...]) -> list[str]:
 def _initial() -> list[str]:
     statements: list[str] = []
     for table, columns in TABLES.items():
-        statements += _create_table(table, columns)
+        if table not in LINEAGE_TABLES:
+            statements += _create_table(table, columns)
     return statements + list(_INDEXES)
+
+
+def _lineage() -> list[str]:
+    statements: list[str] = []
+    for table, columns in LINEAGE_TABLES.items():
+        statements += _create_table(table, columns)
+    return statements + [
+        "CREATE INDEX idx_predictions_run ON predictions(run_id)",
+        "CREATE INDEX idx_predictions_ticker_ts ON predictions(ticker, ts_ns)",
+        "CREATE INDEX idx_predictions_coid ON predictions(client_order_id)",
+        "CREATE INDEX idx_run_inputs_run ON run_inputs(run_id)",
+        "CREATE INDEX idx_decisions_coid ON decisions(client_order_id)",
+        "CREATE INDEX idx_fills_coid ON fills(client_order_id)",
+    ]
 
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     tuple(_initial()),
+    tuple(_lineage()),
 )
 """Forward-only: migration N (1-based) brings the schema from version N−1 to N. Never edit a
 shipped entry; append a new one."""

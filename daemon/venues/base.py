@@ -136,10 +136,13 @@ class VenuePosition:
 class Settlement:
     ticker: str
     result: Side | None
+    """YES or NO; None for a void or scalar market (paid ``revenue``) or no result yet."""
     yes_count: int
     no_count: int
     revenue: int
     ts_ns: int | None
+    market_result: str = ""
+    """The venue's word: yes, no, void, scalar, or empty (not settled)."""
 
 
 # ---------------------------------------------------------------------- interface

@@ -385,6 +385,7 @@ def parse_settlement(value: Any, endpoint: str, where: str = "settlement") -> Se
         no_count=_settlement_count(f, "no"),
         revenue=f.cents("revenue"),
         ts_ns=f.time_ns("settled_time", optional=True),
+        market_result=result,
     )
 
 

@@ -397,7 +397,8 @@ class PaperVenue(Venue):
         self.settlement_fees[ticker] = fee
         self._settlements[ticker] = Settlement(
             ticker=ticker, result=side, yes_count=max(position.quantity, 0),
-            no_count=max(-position.quantity, 0), revenue=payout, ts_ns=self.clock())
+            no_count=max(-position.quantity, 0), revenue=payout, ts_ns=self.clock(),
+            market_result=side.value)
 
     async def close(self) -> None:
         """Close the wrapped market-data venue (the paper venue owns it)."""

@@ -68,7 +68,7 @@ CASES: dict[str, tuple[Callable[[Any], Any], dict[str, Any], Any]] = {
     "balance": (kp.parse_balance, {"balance": 123_456, "portfolio_value": 5_000,
                                    "updated_ts": 1_703_123_456}, 12_345_600),
     "settlements": (kp.parse_settlements_page, {"settlements": [SETTLEMENT], "cursor": ""},
-                    ([Settlement(MARKET["ticker"], Side.YES, 400, 0, 40_000, TS_NS)], None)),
+                    ([Settlement(MARKET["ticker"], Side.YES, 400, 0, 40_000, TS_NS, "yes")], None)),
     "series": (lambda b: kp.parse_series(b, "GET /series/KXNBAGAME"),
                {"series": {"ticker": "KXNBAGAME", "title": "NBA", "fee_type": "quadratic_with_maker_fees",
                            "fee_multiplier": 0.5}}, Series("KXNBAGAME", "quadratic_with_maker_fees", "0.5")),

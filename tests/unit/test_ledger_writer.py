@@ -154,14 +154,14 @@ def test_a_later_migration_applies_once_in_its_own_transaction(
     assert migrate(conn) == SCHEMA_VERSION
     conn.execute("INSERT INTO alerts (ts_ns, name, severity, message) VALUES (1, 'a', 'info', 'm')")
     # A broken next step: the first statement succeeds, the second fails -> nothing of it stays.
-    broken = ("CREATE TABLE predictions (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
-              "CREATE TABLE predictions (oops)")
+    broken = ("CREATE TABLE later_probe (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
+              "CREATE TABLE later_probe (oops)")
     monkeypatch.setattr(migrate_module, "MIGRATIONS", (*MIGRATIONS, broken))
     monkeypatch.setattr(migrate_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(sqlite3.OperationalError, match="already exists"):
         migrate(conn)
     assert schema_version(conn) == SCHEMA_VERSION
-    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='predictions'").fetchone()
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='later_probe'").fetchone()
     fixed = (broken[0],)
     monkeypatch.setattr(migrate_module, "MIGRATIONS", (*MIGRATIONS, fixed))
     assert migrate(conn) == SCHEMA_VERSION + 1

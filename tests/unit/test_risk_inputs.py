@@ -155,3 +155,15 @@ def test_correlation_breach_exchange_and_environment() -> None:
     (lock,) = fresh.evaluate(NOW, env_kill=True).locks
     assert lock.rule == "environment_kill" and fresh.state == "HALTED"
     assert rules(risk_with("A").evaluate(NOW, kill_file=True).locks) == ["environment_kill"]
+
+
+def test_a_void_settlement_closes_the_position_at_its_refund() -> None:
+    risk = risk_with("A", "B")
+    risk.on_fill(buy("A", Side.YES, 6_000, 100, NOW - 10, fee=20))
+    refund = 6_000  # the venue pays back what the contract cost
+    assert risk.on_settlement("A", "void", NOW - 5, payout=refund) == refund
+    flat = risk.positions["A"]
+    assert (flat.quantity, flat.cost, flat.realized_pnl) == (0, 0, -20)  # only the fee is lost
+    assert risk.gate.position[0] == 0 and risk.gate.cost[0] == 0  # the gate holds nothing there
+    assert risk.inputs.loss_streak == 0  # a void is neither a win nor a loss
+    assert risk.pnl_today(NOW) == -20
