@@ -6,19 +6,12 @@ import datetime as dt
 import json
 from dataclasses import asdict
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from daemon.ledger import LedgerReader
 from market.orders import Side
 from market.units import format_dollars
 from monitoring.collector import Summary, Trade, summarise
-
-
-def day_bounds(day: dt.date, tz: str) -> tuple[int, int]:
-    zone = ZoneInfo(tz)
-    start = dt.datetime.combine(day, dt.time(), zone)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
-    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000
+from risk.calendar import day_bounds
 
 
 def daily_summary(reader: LedgerReader, day: dt.date, tz: str = "UTC") -> Summary:

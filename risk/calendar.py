@@ -12,8 +12,10 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-NS = 1_000_000_000
-_HOUR_S = 3_600
+from market.units import HOUR_NS, SECOND_NS
+
+NS = SECOND_NS
+_HOUR_S = HOUR_NS // SECOND_NS
 
 
 @lru_cache(maxsize=16)
@@ -57,3 +59,9 @@ def next_day_start_ns(now_ns: int, tz: str) -> int:
     zone = _zone(tz)
     tomorrow = _local_date(now_ns // NS, zone) + dt.timedelta(days=1)
     return _first_second_of(tomorrow, zone) * NS
+
+
+def day_bounds(date: dt.date, tz: str) -> tuple[int, int]:
+    """[start, end) of the trading day ``date`` in ``tz``, in ns (DST days are 23 or 25 h)."""
+    zone = _zone(tz)
+    return _first_second_of(date, zone) * NS, _first_second_of(date + dt.timedelta(days=1), zone) * NS

@@ -56,3 +56,12 @@ def test_a_skipped_midnight_starts_the_day_after_the_gap() -> None:
 def test_unknown_zone_is_an_error() -> None:
     with pytest.raises(Exception, match="Mars"):
         day_start_ns(0, "Mars/Olympus")
+
+
+def test_day_bounds_follow_dst_and_meet_end_to_start() -> None:
+    from risk.calendar import day_bounds
+
+    start, end = day_bounds(dt.date(2026, 3, 8), "America/New_York")  # spring forward: 23 h
+    assert end - start == 23 * 3_600 * 10**9
+    assert day_bounds(dt.date(2026, 3, 9), "America/New_York")[0] == end
+    assert day_bounds(dt.date(2026, 11, 1), "America/New_York")[1] - day_bounds(dt.date(2026, 11, 1), "America/New_York")[0] == 25 * 3_600 * 10**9
