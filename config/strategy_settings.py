@@ -181,6 +181,9 @@ class StrategyTable(BaseModel):
     kind: str
     enabled: bool = True
     params: Any = None
+    shadow_of: str | None = None
+    """A shadow: runs beside this active strategy on the same inputs every tick and records its
+    predictions (marked shadow), never reaching the gate (``calibration shadow-report``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -192,11 +195,15 @@ class StrategyTable(BaseModel):
         kind = value["kind"]
         if not isinstance(kind, str):
             raise _kind_error(kind, "expected a string")
-        rest = {k: v for k, v in value.items() if k != "kind"}
+        rest = {k: v for k, v in value.items() if k not in ("kind", "shadow_of")}
+        shadow_of = value.get("shadow_of")
+        if shadow_of is not None and (not isinstance(shadow_of, str) or not shadow_of):
+            raise ValueError(f"shadow_of {shadow_of!r}: expected the name of an active strategy table")
         section = BUILTIN_TABLES.get(kind)
         if section is not None:
             params = section.model_validate(rest)
-            return {"kind": kind, "enabled": getattr(params, "enabled", True), "params": params}
+            return {"kind": kind, "enabled": getattr(params, "enabled", True), "params": params,
+                    "shadow_of": shadow_of}
         # Imported only here: the registry loads numba, which a config without plugins never needs.
         from strategies.registry import REGISTRY
 
@@ -205,7 +212,7 @@ class StrategyTable(BaseModel):
         except ValueError as exc:
             raise _kind_error(kind, str(exc)) from None
         enabled = rest.pop("enabled", True)
-        return {"kind": kind, "enabled": enabled, "params": spec.validate(rest)}
+        return {"kind": kind, "enabled": enabled, "params": spec.validate(rest), "shadow_of": shadow_of}
 
     @model_serializer
     def _flat(self, info: SerializationInfo) -> dict[str, Any]:
@@ -216,7 +223,8 @@ class StrategyTable(BaseModel):
             params = params.model_dump(mode=mode)
         elif params is not None and not isinstance(params, dict):
             params = TypeAdapter(type(params)).dump_python(params, mode=mode)
-        return {"kind": self.kind, "enabled": self.enabled, **(params or {})}
+        shadow = {} if self.shadow_of is None else {"shadow_of": self.shadow_of}
+        return {"kind": self.kind, "enabled": self.enabled, **shadow, **(params or {})}
 
 
 class StrategiesSettings(Section):
@@ -228,6 +236,18 @@ class StrategiesSettings(Section):
 
     flb: FlbSettings = FlbSettings()
     odds_edge: OddsEdgeSettings = OddsEdgeSettings()
+
+    @model_validator(mode="after")
+    def _shadows_name_active_tables(self) -> StrategiesSettings:
+        shadows = self.shadows()
+        for name, active in shadows.items():
+            if active == name or active in shadows or active not in {t[0] for t in self.tables()}:
+                raise ValueError(f"strategies.{name}.shadow_of: {active!r} is not an active strategy table")
+        return self
+
+    def shadows(self) -> dict[str, str]:
+        """Shadow table name → the active strategy it runs beside."""
+        return {name: t.shadow_of for name, t in (self.model_extra or {}).items() if t.shadow_of}
 
     def tables(self) -> list[tuple[str, str, bool, Any]]:
         """(name, kind, enabled, params) of every strategy, flb and odds_edge first: what

@@ -83,6 +83,7 @@ class Daemon:
         self.fair_values = FairValues(oe.devig_method, oe.min_bookmakers, oe.max_odds_age_seconds)
         self.odds: OddsPoller | None = None
         self.odds_last_ns = 0
+        self._shadows: list = []
         self._titles: dict[str, tuple[str | None, str | None]] = {}
         self.config_sha256: str | None = None
         self.scheduler: Scheduler | None = None
@@ -115,6 +116,7 @@ class Daemon:
         )
         # The tick's kernel loads now, before any book is read, not on the first order's path;
         # compiled (when not cached) in a child process, which keeps LLVM's memory out of ours.
+        self.engine.shadows = self._shadows
         self.engine.predictions = PredictionLog(self.ledger, s.engine.prediction_interval_seconds,
                                                 self.config_sha256, self._game_of)
         failed = await compile_aside()
@@ -180,8 +182,14 @@ class Daemon:
         return GameRef(game.event_id, game.sport_key, game.home, game.away, game.commence_ns, game.ts_ns)
 
     def _strategies(self, limits: RiskLimits) -> list:
-        return build_strategies(self.settings.strategies.tables(),
-                                StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
+        """The active strategies (what the gate sees); the shadows go to the engine beside them."""
+        built = build_strategies(self.settings.strategies.tables(),
+                                 StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
+        shadows = self.settings.strategies.shadows()
+        self._shadows = [(s, shadows[s.name]) for s in built if s.name in shadows]
+        if self.engine is not None:
+            self.engine.shadows = self._shadows
+        return [s for s in built if s.name not in shadows]
 
     def _rebuild_from_ledger(self) -> None:
         """Positions, P&L, the streak, settled markets, seen fills and locks, as before the stop:

@@ -139,6 +139,8 @@ class Engine(FillSync):
         """The last refresh's market objects, kept alive until the tick's orders are sent."""
         self.predictions: PredictionLog | None = None
         """Where the tick's predictions are recorded (the daemon sets it; None records none)."""
+        self.shadows: list[tuple[Strategy, str]] = []
+        """(shadow strategy, the active one it runs beside): predictions only, never the gate."""
 
     @property
     def strategies(self) -> list[Strategy]:
@@ -258,6 +260,8 @@ class Engine(FillSync):
             self._record(decided, now)
         if self.predictions is not None:
             self.predictions.observe(self, now)
+            if self.shadows:
+                self.predictions.on_shadows(self, now)
         self._flush_deferred()
         fills = await self.sync_fills()
         self.risk.on_scan(sent, fills)

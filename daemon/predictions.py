@@ -159,6 +159,48 @@ class PredictionLog:
         if rows:
             self.ledger.append("predictions", rows)
 
+    # ------------------------------------------------------------------ shadows
+    def on_shadows(self, engine: Engine, now: int) -> None:
+        """Each shadow's proposals on this tick's books, recorded as ``shadow`` predictions
+        (never the gate); with the interval rows, its fair value of every market beside the
+        active strategy's (``shadow_interval``), which ``calibration shadow-report`` compares."""
+        view = engine.board.view()
+        n = view.n
+        due = self.last_interval_ns == now  # observe() just wrote the active strategies' interval rows
+        fee_ppm = engine.gate.limits.fee_rate_ppm
+        rows, runs = [], []
+        for strategy, active in engine.shadows:
+            if not strategy.enabled:
+                continue
+            run_id = f"{strategy.name}-{now}-shadow"
+            before = len(rows)
+            proposals = strategy.propose(view)
+            for slot, side, price, p in zip(proposals.slot.tolist(), proposals.side.tolist(),
+                                            proposals.price.tolist(), proposals.fair.tolist(), strict=True):
+                if 0 <= slot < n:
+                    ticker = engine.board.tickers[slot]
+                    rows.append(self._row(now, f"{run_id}:{ticker}:{SIDE_NAMES[side]}", run_id, strategy.name,
+                                          ticker, self._event(ticker, now), SIDE_NAMES[side], p, price,
+                                          _edge(p, price, fee_ppm), "shadow", None))
+            fair_yes = getattr(strategy, "fair_yes", None)
+            if due and fair_yes is not None:
+                fair = np.asarray(fair_yes(view), np.float64)
+                for slot in np.flatnonzero(engine.board.open[:n] & np.isfinite(fair)).tolist():
+                    ticker, price = engine.board.tickers[slot], int(view.yes_ask[slot])
+                    rows.append(self._row(now, f"{run_id}-interval:{ticker}:yes", run_id, strategy.name, ticker,
+                                          self._event(ticker, now), "yes", float(fair[slot]), price or None,
+                                          _edge(float(fair[slot]), price, fee_ppm) if price else None,
+                                          "shadow_interval", None))
+            if len(rows) > before:
+                runs.append({"ts_ns": now, "run_id": run_id, "strategy": strategy.name,
+                             "strategy_version": version_of(strategy), "config_sha256": self.config_sha256,
+                             "calibration_version": getattr(strategy, "calibration_version", None),
+                             "policy_version": None, "trigger": f"shadow of {active}", "duration_ns": 0,
+                             "markets": n})
+        if runs:
+            self.ledger.append("model_runs", runs)
+            self.ledger.append("predictions", rows)
+
     # ------------------------------------------------------------------ rows
     def _fair_strategies(self, engine: Engine) -> list[tuple[int, Any]]:
         by_name = {s.name: s for s in engine.strategies if s.enabled}

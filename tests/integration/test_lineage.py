@@ -70,3 +70,34 @@ def test_every_fill_traces_to_its_prediction_model_run_and_snapshots(tmp_path: P
                               str(daemon.data_dir)], cwd=ROOT, capture_output=True, text=True, env=clean_env(),
                              timeout=60)
     assert missing.returncode == 2 and "no order intent" in missing.stderr
+
+
+def test_a_shadow_records_predictions_beside_the_active_strategy_and_never_trades(tmp_path: Path) -> None:
+    from daemon.commands.calibration_shadow import agreement
+
+    config = write_config(tmp_path, """
+[strategies.flb_wide]
+kind = "flb"
+shadow_of = "flb"
+favourite_threshold = 0.80
+longshot_threshold = 0.20
+""")
+    config.write_text(config.read_text().replace("[engine]\n", "[engine]\nprediction_interval_seconds = 1\n"))
+    daemon = Daemon(tmp_path, config)
+    daemon.wait_event("daemon_ready")
+    path = daemon.data_dir / "edgewarden.sqlite"
+
+    def shadow_rows() -> int:
+        with LedgerReader(path) as reader:
+            return len(reader.rows("predictions", "strategy = 'flb_wide' AND kind = 'shadow_interval'"))
+
+    daemon.wait_for(lambda: shadow_rows() >= 30, 60, "shadow interval predictions")
+    assert daemon.stop() == 0
+    with LedgerReader(path) as reader:
+        assert reader.rows("order_intents", "strategy = 'flb_wide'") == []  # never reaches the gate
+        assert reader.rows("decisions", "strategy = 'flb_wide'") == []
+        assert reader.rows("model_runs", "strategy = 'flb_wide' AND trigger = 'shadow of flb'")
+        report = agreement(reader, "flb_wide", "flb")
+    # The same calibration curve, other thresholds: the fair values agree exactly, rank for rank.
+    assert report["pairs"] >= 30 and report["rank_correlation"] == 1.0 and report["psi"] == 0.0
+    assert report["psi_band"] == "stable"
