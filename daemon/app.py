@@ -100,7 +100,10 @@ class Daemon:
     # ------------------------------------------------------------------ start-up
     async def start(self) -> None:
         s = self.settings
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # positions and P&L are private
+        if self.data_dir.stat().st_mode & 0o077:
+            log.warning("data_dir_not_private", data_dir=str(self.data_dir),
+                        mode=oct(self.data_dir.stat().st_mode & 0o777), fix=f"chmod 700 {self.data_dir}")
         self.ledger = await Ledger.open(self.data_dir / LEDGER_FILE, intent_sync=s.engine.intent_sync)
         await self._record_config()
         limits = RiskLimits.from_settings(s.risk, s.fees)

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--markets", type=int, default=40, help="open markets (default 40)")
     parser.add_argument("--tick-ms", type=int, default=250, help="book update interval (default 250)")
     parser.add_argument("--market-life", type=float, default=120.0, help="seconds a market trades (default 120)")
-    parser.add_argument("--key-dir", type=Path, default=Path("."), help="where to write sim-kalshi-key.pem")
+    parser.add_argument("--key-dir", type=Path, default=None,
+                        help="where to write sim-kalshi-key.pem, mode 0600 (default: the data directory, "
+                             "never the current one, where a key is easy to commit)")
     parser.add_argument("--frozen-books", action="store_true", help="fault: books stop moving")
     parser.add_argument("--trading-paused", action="store_true", help="fault: trading paused")
     parser.set_defaults(handler=run)
@@ -37,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from config import load_settings, resolved_data_dir
     from daemon.venue_factory import SIM_KEY_ID
     from daemon.venues.kalshi_auth import generate_keypair
     from daemon.venues.sim.exchange import Faults, SimExchange
 
     private_pem, public_pem = generate_keypair()
-    args.key_dir.mkdir(parents=True, exist_ok=True)
-    key_file = args.key_dir / "sim-kalshi-key.pem"
+    key_dir = args.key_dir if args.key_dir is not None else Path(resolved_data_dir(load_settings(None)))
+    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_file = key_dir / "sim-kalshi-key.pem"
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(private_pem)

@@ -106,7 +106,7 @@ def read_segment(path: Path) -> list[dict[str, Any]]:
 def lock_directory(directory: Path) -> int:
     """Hold the journal for this process (released when the returned descriptor is closed,
     or the process dies): another opener would copy in and delete a live segment."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -192,7 +192,7 @@ class IntentJournal:
 
     def open(self, after: int = 0) -> None:
         """Start the first segment, numbered after ``after`` (blocking: call off the loop)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._sequence = after
         self._start_segment()
         self._sync()

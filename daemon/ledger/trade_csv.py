@@ -77,10 +77,12 @@ def append_trades(data_dir: Path, trades: Iterable[TradeRow]) -> list[Path]:
     for trade in trades:
         by_file.setdefault(csv_path(data_dir, trade.ts_ns), []).append(trade)
     for path, rows in by_file.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         new = not path.exists() or path.stat().st_size == 0
         unterminated = not new and not _ends_with_newline(path)
-        with path.open("a", newline="", encoding="utf-8") as handle:
+        # 0600 whatever the umask: fills and P&L are private.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if new:
                 writer.writerow(HEADER)
