@@ -52,6 +52,7 @@ from risk.correlation import group_resolver
 from risk.engine import RiskEngine
 from risk.limits import RiskLimits
 from risk.locks import Lock, operator_resume
+from risk.reasons import Reason
 from strategies.base import StrategyDefaults
 from strategies.fair_values import FairValues
 from strategies.market_board import MarketBoard
@@ -235,7 +236,9 @@ class Daemon:
         """The tick loop, then one loop per job; the jobs never run on the tick's path."""
         if self.scheduler is None:
             self.scheduler = Scheduler(daemon_jobs(self), metrics=self.metrics)
-        return [TaskSpec("engine", self._run_engine), *self.scheduler.tasks()]
+        specs = [TaskSpec("engine", self._run_engine), *self.scheduler.tasks()]
+        self.metrics.declare(reasons=[r.name for r in Reason], tasks=[spec.name for spec in specs])
+        return specs
 
     async def _run_engine(self) -> None:
         """Refresh the books, then decide on them at once: no hand-off between the two, so an

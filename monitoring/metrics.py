@@ -7,7 +7,22 @@ floats for dashboards only; the ledger keeps the exact integers.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import math
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+disable_created_metrics()
+"""No ``*_created`` series: alert rules read the counters, and the extra series only doubles them."""
 
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 FEEDS = ("exchange", "odds")
@@ -88,6 +103,31 @@ class Metrics:
         """The closed set of ``job`` label values, declared by the scheduler at start."""
         for state in TRADING_STATES:
             self.trading_state.labels(state=state).set(0)
+        # Every labelled series exists from the start, at 0: an alert rule then reads 0, not "no data".
+        for feed in FEEDS:
+            for kind in ERROR_KINDS:
+                self.api_errors.labels(feed=feed, kind=kind)
+        for bucket in RATE_BUCKETS:
+            self.rate_limit_waits.labels(bucket=bucket)
+        for outcome in ORDER_OUTCOMES:
+            self.orders.labels(outcome=outcome)
+        for side in SIDES:
+            self.fill_contracts.labels(side=side)
+            for liquidity in LIQUIDITY:
+                self.fills.labels(side=side, liquidity=liquidity)
+        self.odds_quota.set(math.nan)  # unknown until the feed answers (and for ever with odds off)
+        # The process's memory, CPU, file descriptors, Python's GC and version.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+
+    def declare(self, reasons: Iterable[str] = (), tasks: Iterable[str] = ()) -> None:
+        """The closed sets only the daemon knows (gate reason codes, supervised task names):
+        their series start at 0."""
+        for reason in reasons:
+            self.decisions.labels(reason=reason)
+        for task in tasks:
+            self.task_restarts.labels(task=task)
 
     def set_trading_state(self, state: str) -> None:
         _check(state, TRADING_STATES, "state")

@@ -51,7 +51,7 @@ def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> No
     health = daemon.health()
     assert health["state"] == "ACTIVE"
     jobs = health["jobs"]
-    assert set(jobs) == {"settlements", "daily-report", "watchdog", "odds"}
+    assert set(jobs) == {"settlements", "grading", "daily-report", "watchdog", "odds"}
     assert all(job["runs"] >= 1 and job["failures"] == 0 for job in jobs.values()), jobs
     assert jobs["odds"]["every_s"] == 1.0 and jobs["odds"]["detail"] is None  # the feed is up
     success = {s.labels["job"]: s.value
