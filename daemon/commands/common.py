@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,21 @@ def ledger_path(data_dir: Path) -> Path:
 def fail(message: str, code: int = 1) -> int:
     print(f"edgewarden: {message}", file=sys.stderr)
     return code
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a duration in seconds above 0 (a finite number)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds above 0")
+    return value
+
+
+def reason_text(text: str) -> str:
+    """An argparse type: a reason a person will read later in the ledger, so not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a reason cannot be empty: say why (it is kept in the ledger)")
+    return text.strip()

@@ -19,15 +19,22 @@ from daemon.control import ControlError, NoDaemon, control_request
 from daemon.ledger import Ledger, LedgerError, LedgerReader
 from risk.locks import Lock, LockLift, active_locks, operator_halt, operator_resume, trading_state
 
-from .common import add_config_arg, add_data_dir_arg, fail, ledger_path, settings_from_args
+from .common import (
+    add_config_arg,
+    add_data_dir_arg,
+    fail,
+    ledger_path,
+    reason_text,
+    settings_from_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     locks = sub.add_parser("locks", help="list the active risk locks")
     halt = sub.add_parser("halt", help="halt trading now (an operator lock)")
-    halt.add_argument("--reason", required=True, help="why: kept in the ledger")
+    halt.add_argument("--reason", required=True, type=reason_text, help="why: kept in the ledger")
     resume = sub.add_parser("resume", help="lift a lock (default: every lock) and record who/why")
-    resume.add_argument("--reason", required=True, help="why it is safe to trade again")
+    resume.add_argument("--reason", required=True, type=reason_text, help="why it is safe to trade again")
     resume.add_argument("--lock", metavar="ID", help="lift only this lock (see `edgewarden locks`)")
     for parser, handler in ((locks, run_locks), (halt, run_halt), (resume, run_resume)):
         add_config_arg(parser)

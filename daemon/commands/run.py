@@ -11,7 +11,7 @@ from typing import Any
 
 from config import check_startable, resolved_data_dir
 
-from .common import add_config_arg, add_data_dir_arg, settings_from_args
+from .common import add_config_arg, add_data_dir_arg, positive_seconds, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=("sim", "demo", "live"), help="venue (default from config: sim)")
     parser.add_argument("--dry-run", action="store_true", help="real market data, paper fills, nothing sent")
     parser.add_argument("--metrics-port", type=int, metavar="N", help="Prometheus port on 127.0.0.1 (0 = off)")
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop gracefully after this long")
+    parser.add_argument("--duration", type=positive_seconds, metavar="SECONDS", help="stop gracefully after this long")
     parser.set_defaults(handler=run)
 
 
