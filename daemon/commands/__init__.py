@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "run",
     "backtest",
     "trace",
+    "calibration",
 )
 
 

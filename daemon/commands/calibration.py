@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .calibration_report import register_report
+from .calibration_shadow import register_shadow_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,3 +14,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     calibration_sub = parser.add_subparsers(dest="calibration_command", metavar="COMMAND")
     calibration_sub.required = True
     register_report(calibration_sub)
+    register_shadow_report(calibration_sub)
