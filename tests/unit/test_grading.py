@@ -53,3 +53,20 @@ def test_groups() -> None:
     assert family("KXNBAGAME-26JAN11LALSAS-LAL") == "KXNBAGAME"
     assert price_bucket(8_800) == "80-90c" and price_bucket(9_999) == "90-100c" and price_bucket(None) == "unknown"
     assert week(1_767_225_600 * 10**9) == "2026-W01"
+
+
+def test_rollups_per_strategy_bucket_family_and_week() -> None:
+    from monitoring.calibration import ece
+    from monitoring.grading import rollups
+
+    graded = [grade(pub(f"order:{i}", p=p, price=price, ticker=t), result, 0.9, 1_767_225_600 * 10**9)
+              for i, (p, price, t, result) in enumerate([(0.9, 8_800, "KXA-1", "yes"), (0.8, 7_500, "KXA-2", "no"),
+                                                         (0.95, 9_300, "KXB-1", "yes"), (0.6, 5_500, "KXB-2", "void")])]
+    by = {(r.group, r.key): r for r in rollups(graded)}
+    overall = by["strategy", "flb"]
+    assert overall.n == 3 and overall.hit_rate == pytest.approx(2 / 3)  # the void is not scored
+    assert overall.brier == pytest.approx((0.01 + 0.64 + 0.0025) / 3)
+    assert overall.ece == pytest.approx(ece([0.9, 0.8, 0.95], [1, 0, 1]))
+    assert by["family", "KXA"].n == 2 and by["price_bucket", "90-100c"].n == 1
+    assert by["week", "2026-W01"].n == 3
+    assert overall.mean_clv == pytest.approx(((0.9 - 0.88) + (0.9 - 0.75) + (0.9 - 0.93)) / 3)  # all YES bets
