@@ -90,6 +90,9 @@ class SimFaults(Section):
     """Report ``trading_active = false``."""
     frozen_books: bool = False
     """Stop updating order books (drives the stale-book switch)."""
+    hold_orders: bool = False
+    """Our orders never match on arrival: a good-till-cancelled one rests until cancelled
+    (cancel-on-stop drills)."""
 
 
 class SimSettings(Section):

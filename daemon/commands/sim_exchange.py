@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "never the current one, where a key is easy to commit)")
     parser.add_argument("--frozen-books", action="store_true", help="fault: books stop moving")
     parser.add_argument("--trading-paused", action="store_true", help="fault: trading paused")
+    parser.add_argument("--hold-orders", action="store_true",
+                        help="drill: our orders never match, a good-till-cancelled one rests until cancelled")
     parser.set_defaults(handler=run)
 
 
@@ -53,7 +55,8 @@ async def _serve(args: argparse.Namespace) -> int:
         handle.write(private_pem)
     sim = SimExchange(public_pem, SIM_KEY_ID, seed=args.seed, markets=args.markets, tick_ms=args.tick_ms,
                       market_life_s=args.market_life,
-                      faults=Faults(frozen_books=args.frozen_books, trading_paused=args.trading_paused))
+                      faults=Faults(frozen_books=args.frozen_books, trading_paused=args.trading_paused,
+                                    hold_orders=args.hold_orders))
     port = await sim.start(args.host, args.port)
     url = f"http://{args.host}:{port}/trade-api/v2"
     print(f"built-in exchange at {url}", flush=True)

@@ -140,8 +140,9 @@ class Daemon:
 class SimExchangeProcess:
     """`edgewarden sim-exchange` in its own process, so it outlives daemon restarts."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *args: str) -> None:
         self.tmp = tmp
+        self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/trade-api/v2"
         self.key_file = tmp / "sim-kalshi-key.pem"
@@ -151,7 +152,8 @@ class SimExchangeProcess:
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "sim-exchange", "--port", str(self.port),
-             "--key-dir", str(self.tmp), "--markets", "12", "--tick-ms", "100", "--market-life", "30"],
+             "--key-dir", str(self.tmp), "--markets", "12", "--tick-ms", "100", "--market-life", "30",
+             *self.args],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(),
         )
         STARTED.append(self.proc)

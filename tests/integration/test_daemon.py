@@ -74,7 +74,9 @@ def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> No
 
 
 def test_sigterm_exits_zero_and_leaves_no_resting_orders(tmp_path: Path) -> None:
-    with SimExchangeProcess(tmp_path) as sim:
+    # The exchange holds our orders (they never match), so a good-till-cancelled one rests for
+    # certain; the stop must cancel it and the exchange confirm the cancel.
+    with SimExchangeProcess(tmp_path, "--hold-orders") as sim:
         config = write_config(tmp_path)
         config.write_text(config.read_text().replace(
             "[engine]\n", '[engine]\norder_time_in_force = "good_till_canceled"\n'))
@@ -85,6 +87,10 @@ def test_sigterm_exits_zero_and_leaves_no_resting_orders(tmp_path: Path) -> None
         names = [e.get("event") for e in daemon.events()]
         assert "resting_orders_cancelled" in names and names[-1] == "daemon_stopped"
         assert sim.resting_orders() == []
+        at_venue = {o.client_order_id: o.status.value for o in sim.all_orders()}
+        with ledger(daemon) as conn:
+            cancelled = {r[0] for r in conn.execute("SELECT client_order_id FROM orders WHERE event = 'canceled'")}
+        assert cancelled and all(at_venue[c] == "canceled" for c in cancelled)
         with ledger(daemon) as conn:
             intents = {r[0] for r in conn.execute("SELECT client_order_id FROM order_intents")}
             answered = {r[0] for r in conn.execute("SELECT client_order_id FROM orders")}

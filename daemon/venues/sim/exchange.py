@@ -46,6 +46,8 @@ class Faults:
     malformed_rate: float = 0.0
     trading_paused: bool = False
     frozen_books: bool = False
+    hold_orders: bool = False
+    """Our orders never match: a good-till-cancelled one rests until it is cancelled."""
 
     @classmethod
     def from_settings(cls, faults: Any) -> Faults:
@@ -274,7 +276,8 @@ class SimExchange:
             raise SimReject("order_already_exists", "an order with this client_order_id exists", 409)
         placed = self.engine.submit(USER, order["client_order_id"], order["ticker"], order["side"],
                                     order["action"], order["price"], order["count"], order["tif"],
-                                    order["post_only"], now, reduce_only=order["reduce_only"])
+                                    order["post_only"], now, reduce_only=order["reduce_only"],
+                                    match=not self.faults.hold_orders)
         self.updated_ns[placed.ticker] = now
         return web.json_response({"order": fmt.order(placed)}, status=201)
 

@@ -152,7 +152,8 @@ class MatchingEngine:
     # ------------------------------------------------------------------ orders
     def submit(self, account: str, client_order_id: str, ticker: str, side: Side, action: Action,
                price: int, count: int, tif: TimeInForce, post_only: bool, now_ns: int,
-               reduce_only: bool = False) -> SimOrder:
+               reduce_only: bool = False, match: bool = True) -> SimOrder:
+        """``match=False``: the order takes nothing on arrival (a GTC one rests: drills)."""
         acct = self.accounts.get(account)
         if acct is None:
             raise SimReject("unauthorized", f"unknown account {account}", 401)
@@ -180,7 +181,8 @@ class MatchingEngine:
             self._register(order)
             return order
         self._register(order)
-        self._match(book, order, now_ns)
+        if match:
+            self._match(book, order, now_ns)
         if order.remaining and tif is TimeInForce.GTC and order.status is OrderStatus.RESTING:
             book.bids[order.bid_side].setdefault(order.bid_price, deque()).append(order)
             self._reserve(order)
