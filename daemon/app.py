@@ -27,6 +27,7 @@ from config import (
     settings_for_display,
 )
 from daemon import gc_control
+from daemon.calibration_watch import ActiveCalibration
 from daemon.control import ControlServer
 from daemon.daemon_jobs import daemon_jobs
 from daemon.engine import Engine
@@ -49,9 +50,9 @@ from daemon.venues.sim.odds_feed import DEFAULT_API_KEY as SIM_ODDS_KEY
 from market.orders import TimeInForce
 from monitoring.metrics import Metrics
 from risk.correlation import group_resolver
-from risk.engine import RiskEngine
+from risk.engine import SYSTEM, RiskEngine
 from risk.limits import RiskLimits
-from risk.locks import Lock, operator_resume
+from risk.locks import Lock, LockLift, operator_resume
 from risk.reasons import Reason
 from strategies.base import StrategyDefaults
 from strategies.fair_values import FairValues
@@ -85,6 +86,8 @@ class Daemon:
         self.odds: OddsPoller | None = None
         self.odds_last_ns = 0
         self._shadows: list = []
+        self.calibration = ActiveCalibration(self.data_dir)
+        """The registry's active calibration, for flb tables with calibration_source = "registry"."""
         self._titles: dict[str, tuple[str | None, str | None]] = {}
         self.config_sha256: str | None = None
         self.scheduler: Scheduler | None = None
@@ -132,9 +135,12 @@ class Daemon:
         await self.engine.refresh_markets(sample_books=False)
         report = await reconcile(self.engine, self.ledger)
         self.reconciled = report.ok
+        now = time.time_ns()
         if not report.ok:
-            now = time.time_ns()
             await self.recorder.lock(Lock.make("reconcile", "*", "HALTED", report.reason, now), now)
+        else:  # an earlier start's mismatch is resolved now: its lock says so and goes
+            for lock in [lk for lk in self.risk.active if lk.rule == "reconcile"]:
+                await self.recorder.lift(LockLift(lock.lock_id, SYSTEM, "reconciled cleanly at start-up", now), now)
         # Kill switches on what the ledger says (today's loss, the streak) before the first tick.
         await self.engine.evaluate_switches(time.time_ns())
         await self._start_servers()
@@ -187,13 +193,19 @@ class Daemon:
 
     def _strategies(self, limits: RiskLimits) -> list:
         """The active strategies (what the gate sees); the shadows go to the engine beside them."""
-        built = build_strategies(self.settings.strategies.tables(),
-                                 StrategyDefaults(limits.min_edge, limits.fee_rate_ppm))
+        tables = self.settings.strategies.tables()
+        built = self.calibration.apply(
+            build_strategies(tables, StrategyDefaults(limits.min_edge, limits.fee_rate_ppm)), tables)
         shadows = self.settings.strategies.shadows()
         self._shadows = [(s, shadows[s.name]) for s in built if s.name in shadows]
         if self.engine is not None:
             self.engine.shadows = self._shadows
         return [s for s in built if s.name not in shadows]
+
+    def rebuild_strategies(self) -> None:
+        """Between ticks, the same strategies on what the config and the calibration say now."""
+        assert self.engine is not None and self.risk is not None
+        self.engine.strategies = self._strategies(self.risk.limits)
 
     def _rebuild_from_ledger(self) -> None:
         """Positions, P&L, the streak, settled markets, seen fills and locks, as before the stop:

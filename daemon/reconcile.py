@@ -3,7 +3,8 @@
 1. Intents written ahead but never answered (a crash between write and send, or a lost
    answer) are looked up by client_order_id: found → the order is recorded; not found →
    recorded as never sent. They are never re-sent: a new decision makes a new id.
-2. Fills the venue has and the ledger lacks are pulled in.
+2. Fills the venue has and the ledger lacks are pulled in, and so are settlements (a market
+   that settled while the daemon was down is flat at the venue).
 3. Positions derived from the ledger must equal the venue's, and every order resting at
    the venue must be one the ledger wrote ahead (an unknown one — say an intent lost to a
    power cut with ``intent_sync = "os"`` — holds exposure the gate cannot see). If not, or
@@ -36,6 +37,7 @@ class ReconcileReport:
     found_orders: int = 0
     never_sent: int = 0
     new_fills: int = 0
+    settled: int = 0
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -56,6 +58,9 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
             engine.state.order_intents[order.order_id] = intent
             ledger.append("orders", [order_row(order, "reconciled")])
         report.new_fills = await engine.sync_fills()
+        # Markets that settled while we were down are flat at the venue: settle them in the
+        # ledger before comparing, or each one reads as a mismatch (a false halt).
+        report.settled = await engine.sync_settlements()
         venue_positions = {p.ticker: p.quantity for p in await engine.venue.positions() if p.quantity}
         unknown = [o for o in await engine.venue.orders(status="resting") if o.client_order_id not in known]
     except VenueError as exc:
@@ -75,7 +80,7 @@ async def reconcile(engine: Engine, ledger: Ledger) -> ReconcileReport:
         report.reason = "the venue differs from the ledger: " + "; ".join(report.mismatches[:10])
         log.critical("reconcile_mismatch", mismatches=report.mismatches)
     log.info("reconciled", ok=report.ok, found_orders=report.found_orders,
-             never_sent=report.never_sent, new_fills=report.new_fills)
+             never_sent=report.never_sent, new_fills=report.new_fills, settled=report.settled)
     return report
 
 

@@ -51,7 +51,7 @@ def test_sim_session_trades_and_the_csv_matches_the_ledger(tmp_path: Path) -> No
     health = daemon.health()
     assert health["state"] == "ACTIVE"
     jobs = health["jobs"]
-    assert set(jobs) == {"settlements", "grading", "daily-report", "watchdog", "odds"}
+    assert set(jobs) == {"settlements", "grading", "daily-report", "watchdog", "odds", "calibration-watch"}
     assert all(job["runs"] >= 1 and job["failures"] == 0 for job in jobs.values()), jobs
     assert jobs["odds"]["every_s"] == 1.0 and jobs["odds"]["detail"] is None  # the feed is up
     success = {s.labels["job"]: s.value
@@ -206,6 +206,14 @@ def test_a_resting_order_the_ledger_does_not_know_keeps_trading_refused(tmp_path
         assert any(f"resting order {stray.order_id} (ew-placed-by-hand" in r for r in reasons), reasons
         assert count(daemon, "order_intents") == 0
         assert daemon.stop() == 0
+        # The stop cancelled every resting order, the stray too (cancel_resting_on_stop): the
+        # next start reconciles cleanly, and the earlier start's lock is lifted, saying why.
+        assert sim.resting_orders() == []
+        again = Daemon(tmp_path, write_config(tmp_path), env=sim.env())
+        ready = again.wait_event("daemon_ready")
+        assert ready["reconciled"] is True and ready["state"] == "ACTIVE", again.tail()
+        assert count(again, "lock_lifts", "why = 'reconciled cleanly at start-up'") == 1
+        assert again.stop() == 0
 
 
 def test_operator_halt_then_sigusr1_resume(tmp_path: Path) -> None:
