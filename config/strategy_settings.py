@@ -97,6 +97,10 @@ class FlbSettings(Section):
     """Buy NO when the YES price is at or below this price."""
     calibration: list[CalibrationRow] = Field(default_factory=_default_calibration, min_length=2)
     """Buckets [price_low, price_high, win_rate(, avg_price)], ordered, not overlapping."""
+    calibration_source: Literal["config", "registry"] = Field("config", json_schema_extra=RELOADABLE)
+    """Where the curve comes from: ``config``, the table above (the default: what the config says
+    is what trades); ``registry``, the active version of ``DATA_DIR/registry`` (``edgewarden
+    calibration``), followed without a restart, the table above then unused."""
 
     @field_validator("calibration")
     @classmethod

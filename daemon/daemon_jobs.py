@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from backtest.calibration_fit import FitOptions
+from daemon.calibration_fitting import NotEnoughData, fit_and_record
+from daemon.calibration_registry import LEDGER_TABLE, ledger_rows
+from daemon.calibration_watch import WATCH_EVERY_S, registry_tables
 from daemon.jobs import Job
 from daemon.ledger import LEDGER_FILE, LedgerReader
+from daemon.ledger.schema import TABLES
 from daemon.logs import get_logger
 from daemon.reports import daily_summary, summary_row
 from daemon.sdnotify import watchdog_interval_s
@@ -28,6 +33,10 @@ SETTLEMENT_EVERY_S = 5.0
 DAILY_REPORT_EVERY_S = 300.0
 GRADING_EVERY_S = 60.0
 """Grades land within a minute of a result (and a restart grades what it missed)."""
+CALIBRATION_FIT_AT = dt.time(4, 0)
+CALIBRATION_FIT_WEEKDAY = 6
+"""The weekly refit from the ledger: Sundays 04:00 UTC, scheduled when an flb table uses the
+registry at start (a reload that switches one to the registry needs a restart for it)."""
 
 
 def daemon_jobs(d: Daemon) -> list[Job]:
@@ -39,7 +48,12 @@ def daemon_jobs(d: Daemon) -> list[Job]:
             run_at_start=True),
         Job("grading", lambda: grade_predictions(d), every_s=GRADING_EVERY_S, timeout_s=120.0, run_at_start=True),
         Job("watchdog", lambda: watchdog(d), every_s=watchdog_s, timeout_s=watchdog_s, run_at_start=True),
+        Job("calibration-watch", lambda: calibration_watch(d), every_s=WATCH_EVERY_S, timeout_s=30.0,
+            run_at_start=True),
     ]
+    if registry_tables(d.settings.strategies.tables()):
+        jobs.append(Job("calibration-fit", lambda: calibration_fit(d), at=CALIBRATION_FIT_AT,
+                        weekday=CALIBRATION_FIT_WEEKDAY, timeout_s=1800.0))
     if d.odds is not None:
         c = d.odds.config  # a round's worst case: every try of every sport times out, backs off
         round_s = len(c.sports) * sum(c.timeout_seconds + min(c.backoff_max_s, c.backoff_initial_s * 2.0**a)
@@ -80,6 +94,59 @@ def ungraded(path: Path) -> list[dict[str, Any]]:
             return []
         rows = new_grades(published, reader.market_results(), reader.closing_lines(), graded)
     return [{"ts_ns": now, **row} for row in rows]
+
+
+async def calibration_watch(d: Daemon) -> str:
+    """Follow the registry's ``active`` link: one readlink a run; on a change the new version
+    is read, checked and traded on from the next tick (``daemon.calibration_watch``)."""
+    tables = d.settings.strategies.tables()
+    cal = d.calibration
+    if not registry_tables(tables):
+        return "calibration from config"
+    if cal.changed():
+        previous = cal.name
+        version = await asyncio.to_thread(cal.load)
+        if version.name != previous:
+            d.rebuild_strategies()
+            log.info("calibration_activated", version=version.name, previous=previous,
+                     status=version.manifest.status)
+        cal.audit_in_ledger = False
+    if not cal.audit_in_ledger:
+        await copy_audit_to_ledger(d)
+        cal.audit_in_ledger = True
+    return f"active {cal.name}"
+
+
+async def copy_audit_to_ledger(d: Daemon) -> int:
+    """The registry's audit entries the ledger does not hold yet, as ``calibration_audit`` rows
+    (once the ledger's schema has that table; until then the audit log alone records them)."""
+    if d.ledger is None or LEDGER_TABLE not in TABLES:
+        return 0
+    entries = await asyncio.to_thread(d.calibration.registry.audit)
+    path = d.data_dir / LEDGER_FILE
+
+    def new_rows() -> list[dict[str, Any]]:
+        with LedgerReader(path) as reader:
+            seen = {r["entry_id"] for r in reader.rows(LEDGER_TABLE)}
+        return [r for r in ledger_rows(entries) if r["entry_id"] not in seen]
+
+    rows = await asyncio.to_thread(new_rows)
+    if rows:
+        await d.ledger.write(LEDGER_TABLE, rows)
+    return len(rows)
+
+
+async def calibration_fit(d: Daemon) -> str:
+    """The weekly refit from the daemon's own settled markets; the gate decides (no candidate
+    when there are too few)."""
+    try:
+        outcome = await asyncio.to_thread(fit_and_record, d.calibration.registry, [d.data_dir / LEDGER_FILE],
+                                          FitOptions(), who="calibration-fit job")
+    except NotEnoughData as exc:
+        return f"no candidate: {exc}"
+    log.info("calibration_fitted", version=outcome.version, status=outcome.status, activated=outcome.activated,
+             reasons=list(outcome.candidate.verdict.reasons))
+    return f"{outcome.version} {outcome.status}{', active' if outcome.activated else ''}"
 
 
 async def settlements(d: Daemon) -> None:

@@ -73,6 +73,9 @@ class FavouriteLongshot:
     curve: CalibrationCurve
     enabled: bool = True
     name: str = "flb"
+    calibration_version: str = "config"
+    """Which calibration the curve is: ``config`` (the config's table) or the registry version
+    it was loaded from; every model run records it."""
 
     def fair_yes(self, view: MarketView) -> np.ndarray:
         """Its fair probability of YES per market, at the YES ask (NaN where none): what the

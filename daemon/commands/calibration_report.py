@@ -215,9 +215,9 @@ def print_tables(out: dict[str, Any]) -> None:
 
     console = Console()
     files = out.get("files", [])
-    what = f"{out['matches']:,} matches in {len(files)} file(s), {out['prices']} " \
-           f"{'/'.join(out['columns'])}" if "matches" in out else out["source"]
-    console.print(f"[bold]Calibration[/]: {out['n']:,} predictions ({what})")
+    what = f"from {out['matches']:,} matches in {len(files)} file(s), {out['prices']} prices " \
+           f"({'/'.join(out['columns'])})" if "matches" in out else f"({out['source']})"
+    console.print(f"[bold]Calibration[/]: {out['n']:,} predictions {what}", soft_wrap=True)
     summary = Table(show_header=False)
     summary.add_column("statistic")
     summary.add_column("value", justify="right")
