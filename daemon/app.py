@@ -88,7 +88,6 @@ class Daemon:
         self._shadows: list = []
         self.calibration = ActiveCalibration(self.data_dir)
         """The registry's active calibration, for flb tables with calibration_source = "registry"."""
-        self._titles: dict[str, tuple[str | None, str | None]] = {}
         self.config_sha256: str | None = None
         self.scheduler: Scheduler | None = None
         for feed in ("exchange", "odds"):  # computed at scrape time, so a dead feed shows its age
@@ -182,11 +181,10 @@ class Daemon:
         self.ledger.append("odds_snapshots", raw_bookmaker_rows(snapshot))
 
     def _fair_of(self, market: Any, now_ns: int) -> float:
-        self._titles[market.ticker] = (market.yes_sub_title, market.no_sub_title)
         return self.fair_values.fair_yes(market.yes_sub_title, market.no_sub_title, now_ns)
 
-    def _game_of(self, ticker: str) -> GameRef | None:
-        game = self.fair_values.game_of(*self._titles.get(ticker, (None, None)))
+    def _game_of(self, yes_title: str | None, no_title: str | None) -> GameRef | None:
+        game = self.fair_values.game_of(yes_title, no_title)
         if game is None or not game.event_id:
             return None
         return GameRef(game.event_id, game.sport_key, game.home, game.away, game.commence_ns, game.ts_ns)

@@ -178,8 +178,8 @@ class Engine(FillSync):
             if slot is None:
                 slot = self.risk.register_market(m.ticker, self._group_of(m))
                 self.board.add(m.ticker, slot)
-                if self.predictions is not None and m.event_ticker:
-                    self.predictions.event_tickers[m.ticker] = m.event_ticker
+                if self.predictions is not None:
+                    self.predictions.on_new_market(m)
                 new_rows.append({"ts_ns": now, "ticker": m.ticker, "event_ticker": m.event_ticker,
                                  "series_ticker": m.series_ticker, "status": m.status,
                                  "close_ts_ns": m.close_time_ns, "result": m.result.value if m.result else None})

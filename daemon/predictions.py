@@ -64,17 +64,18 @@ def canonical_event(game: GameRef) -> str | None:
 
 class PredictionLog:
     def __init__(self, ledger: Ledger, interval_s: float = 60.0, config_sha256: str | None = None,
-                 game_of: Callable[[str], GameRef | None] | None = None) -> None:
+                 game_of: Callable[[str | None, str | None], GameRef | None] | None = None) -> None:
         self.ledger = ledger
         self.interval_ns = int(interval_s * 1e9)
         self.config_sha256 = config_sha256
         self.game_of = game_of
-        """ticker → its game (odds feed), None when unknown."""
+        """(yes title, no title) → the game the odds feed knows by those teams, else None."""
         self.last_interval_ns = 0
         self.was_open = np.zeros(0, np.bool_)
         self.events_seen: set[str] = set()
-        self.event_tickers: dict[str, str] = {}
-        """ticker → event ticker, from the refresh (the events table joins both venues)."""
+        self.markets: dict[str, tuple[str | None, str | None, str | None]] = {}
+        """ticker → (event ticker, yes title, no title), noted once when a market is first seen:
+        the events table joins both venues by them."""
 
     # ------------------------------------------------------------------ decisions
     def on_decision(self, engine: Engine, decided: Decided, coids: dict[int, str], now: int) -> None:
@@ -105,7 +106,7 @@ class PredictionLog:
             if (run_id, slot) not in quoted:
                 quoted.add((run_id, slot))
                 inputs.append(self._quote_input(now, run_id, book_ref, engine, slot))
-                game = self.game_of(ticker) if self.game_of else None
+                game = self._game(ticker)
                 if game is not None:
                     inputs.append({"ts_ns": now, "run_id": run_id, "source": "odds_snapshots",
                                    "ref": f"odds@{game.odds_ts_ns}", "ticker": ticker,
@@ -239,7 +240,7 @@ class PredictionLog:
 
     def _event(self, ticker: str, now: int) -> str | None:
         """The canonical event id of a market's game (an ``events`` row the first time)."""
-        game = self.game_of(ticker) if self.game_of else None
+        game = self._game(ticker)
         if game is None:
             return None
         event = canonical_event(game)
@@ -248,9 +249,16 @@ class PredictionLog:
             league = game.sport_key.rsplit("_", 1)[-1]
             self.ledger.append("events", [{"ts_ns": now, "event_id": event, "league": league, "home": game.home,
                                            "away": game.away, "commence_ts_ns": game.commence_ns,
-                                           "kalshi_event_ticker": self.event_tickers.get(ticker),
+                                           "kalshi_event_ticker": self.markets[ticker][0],
                                            "odds_event_id": game.odds_event_id}])
         return event
+
+    def on_new_market(self, market: Any) -> None:
+        self.markets[market.ticker] = (market.event_ticker, market.yes_sub_title, market.no_sub_title)
+
+    def _game(self, ticker: str) -> GameRef | None:
+        known = self.markets.get(ticker)
+        return self.game_of(known[1], known[2]) if known and self.game_of else None
 
     def seen_events(self, events: Sequence[str]) -> None:
         """Events already in the ledger (at start): their rows are not written again."""

@@ -35,7 +35,7 @@ from backtest.football import FOOTBALL_COLUMNS, is_football_header
 from monitoring import calibration
 from strategies.devig import DevigError, devig
 
-from .common import fail
+from .common import fail, positive_int
 
 PRICE_COLUMNS = {"closing": ("AvgCH", "AvgCD", "AvgCA"), "opening": ("AvgH", "AvgD", "AvgA")}
 """Market-average decimal odds of home win, draw, away win (``Max*`` has outliers; the
@@ -70,22 +70,12 @@ def register_report(calibration_sub: argparse._SubParsersAction) -> argparse.Arg
                         help="a football-data.co.uk CSV (repeat for several seasons)")
     parser.add_argument("--prices", choices=tuple(PRICE_COLUMNS), default="closing",
                         help="market-average closing (AvgC*, default) or opening (Avg*) odds")
-    parser.add_argument("--bins", type=_positive_int, default=calibration.DEFAULT_BINS,
+    parser.add_argument("--bins", type=positive_int, default=calibration.DEFAULT_BINS,
                         help=f"equal-width (and equal-mass) bins (default {calibration.DEFAULT_BINS})")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a reliability diagram PNG")
     parser.set_defaults(handler=run_report)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -61,6 +61,17 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     """An argparse type: a duration in seconds above 0 (a finite number)."""
     try:
